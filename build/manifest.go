@@ -1,0 +1,122 @@
+package build
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Layout of a bake output directory (--out, default "dist"):
+//
+//	dist/
+//	  site/           the files to host: upload this, and only this
+//	  manifest.json   what is in site/, how to cache it, and how it was made
+//	  edge/<host>/    edge functions and host configuration (build --edge)
+//
+// The manifest stays beside the site so that it is never served unless the
+// user asks for it (--public-manifest also copies it into site/).
+const (
+	SiteDir          = "site"
+	ManifestFile     = "manifest.json"
+	EdgeDir          = "edge"
+	PublicManifest   = "studiobake-manifest.json"
+	ManifestSchema   = 1
+	EntryFile        = "index.html"
+	RoutesManifest   = "routes-manifest.json"
+	refreshEventsURL = "/refresh-events"
+)
+
+// CacheClass says how a CDN may cache a file.
+type CacheClass string
+
+const (
+	// Immutable files carry a content hash in their name: cache them for a year.
+	Immutable CacheClass = "immutable"
+	// Revalidate files keep their name across bakes (index.html): revalidate every time.
+	Revalidate CacheClass = "revalidate"
+)
+
+// Manifest describes one bake. publish, serve, check and the edge templates
+// read it; its JSON form is stable (schema 1).
+type Manifest struct {
+	Schema     int        `json:"schema"`
+	Studiobake string     `json:"studiobakeVersion"`
+	Studio     StudioInfo `json:"studio"`
+	// BasePath is where the site is served: "" (the root) or "/agents".
+	BasePath string `json:"basePath"`
+	// APIEndpoint is what the page calls, e.g. "https://api.example.com:443/api";
+	// with MASTRA_AUTO_DETECT_URL it starts with "(page origin)".
+	APIEndpoint string `json:"apiEndpoint"`
+	// APIOrigin is the origin of the API ("" when it is the page's own origin).
+	APIOrigin string `json:"apiOrigin"`
+	// TelemetryEnabled is true when the page may send telemetry.
+	TelemetryEnabled bool `json:"telemetryEnabled"`
+	// Config is the resolved configuration written into the page, by variable
+	// name (MASTRA_SERVER_HOST...). It holds placeholder values only.
+	Config map[string]string `json:"config"`
+	// Routes are Studio's top-level route segments (routes-manifest.json),
+	// empty for Studio versions that do not ship one.
+	Routes []string `json:"routes"`
+	// Entry is the SPA's entry page, relative to site/.
+	Entry string `json:"entry"`
+	// Files lists every file under site/, sorted by Path.
+	Files []File `json:"files"`
+}
+
+// StudioInfo says which Studio tree was baked.
+type StudioInfo struct {
+	Version string `json:"version"` // "1.31.0", or "" when unknown
+	Origin  string `json:"origin"`  // "npm mastra@1.31.0", "dir ./x", "node_modules ..."
+	Layout  string `json:"layout"`  // "studio" (1.x, <base href>) or "playground" (0.18)
+}
+
+// File is one file of the site.
+type File struct {
+	Path        string     `json:"path"` // slash-separated, relative to site/
+	Size        int64      `json:"size"`
+	SHA256      string     `json:"sha256"` // hex
+	ContentType string     `json:"contentType"`
+	Cache       CacheClass `json:"cache"`
+	Integrity   string     `json:"integrity"`          // "sha384-<base64>"
+	Original    string     `json:"original,omitempty"` // name in the Studio tree when renamed
+}
+
+// File returns the entry for path, or nil.
+func (m *Manifest) File(path string) *File {
+	for i := range m.Files {
+		if m.Files[i].Path == path {
+			return &m.Files[i]
+		}
+	}
+	return nil
+}
+
+// ReadManifest reads dir/manifest.json of a bake output directory.
+func ReadManifest(dir string) (*Manifest, error) {
+	p := filepath.Join(dir, ManifestFile)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, fmt.Errorf("%s is not a studiobake output: no %s (run studiobake build first)", dir, ManifestFile)
+		}
+		return nil, err
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	if m.Schema != ManifestSchema {
+		return nil, fmt.Errorf("read %s: manifest schema %d, this studiobake reads schema %d", p, m.Schema, ManifestSchema)
+	}
+	return &m, nil
+}
+
+// encode is the manifest's canonical form: indented, sorted keys, final newline.
+func (m *Manifest) encode() ([]byte, error) {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}

@@ -1,0 +1,110 @@
+// Command studiobake bakes Mastra Studio for CDN hosting.
+//
+// main.go is a shell: it builds the cli.App, runs it, and prints an error once
+// as "studiobake: <err>". Every command lives in a cmd_*.go file and turns its
+// *cli.Context into a typed options struct for a package that knows nothing
+// of urfave/cli.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"context"
+
+	"github.com/urfave/cli/v2"
+)
+
+// version is set at link time: -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+// Exit codes: 0 ok, 1 error, 2 usage.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// usageError marks a mistake in how the command was called (exit 2).
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// run is main without the process: tests call it with their own writers.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	app := newApp(stdout, stderr)
+	err := app.RunContext(ctx, args)
+	if err == nil {
+		return exitOK
+	}
+	var ec cli.ExitCoder
+	if errors.As(err, &ec) && ec.Error() == "" {
+		return ec.ExitCode() // already reported (e.g. check's failures)
+	}
+	fmt.Fprintf(stderr, "studiobake: %v\n", err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	if errors.As(err, &ec) {
+		return ec.ExitCode()
+	}
+	return exitError
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:    "studiobake",
+		Usage:   "bake Mastra Studio for CDN hosting",
+		Version: version,
+		Description: "studiobake turns the Studio single-page app shipped in the mastra npm package\n" +
+			"into a CDN-ready directory (build), uploads it to S3 and invalidates CloudFront\n" +
+			"(publish), generates edge functions that route and gate it, and previews (serve)\n" +
+			"or verifies (check) the result.",
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		HideVersion:          false,
+		EnableBashCompletion: true,
+		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
+			return usageError{err}
+		},
+		ExitErrHandler: func(*cli.Context, error) {}, // run reports errors, exactly once
+		Commands: []*cli.Command{
+			buildCommand(),
+			publishCommand(),
+			releasesCommand(),
+			rollbackCommand(),
+			authCommand(),
+			serveCommand(),
+			checkCommand(),
+			versionCommand(),
+		},
+	}
+}
+
+func versionCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "print studiobake's version",
+		Action: func(c *cli.Context) error {
+			_, err := fmt.Fprintf(c.App.Writer, "studiobake %s\n", version)
+			return err
+		},
+	}
+}
