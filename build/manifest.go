@@ -17,14 +17,20 @@ import (
 // The manifest stays beside the site so that it is never served unless the
 // user asks for it (--public-manifest also copies it into site/).
 const (
-	SiteDir          = "site"
-	ManifestFile     = "manifest.json"
-	EdgeDir          = "edge"
-	PublicManifest   = "studiobake-manifest.json"
-	ManifestSchema   = 1
-	EntryFile        = "index.html"
-	RoutesManifest   = "routes-manifest.json"
-	refreshEventsURL = "/refresh-events"
+	SiteDir        = "site"
+	ManifestFile   = "manifest.json"
+	EdgeDir        = "edge"
+	PublicManifest = "studiobake-manifest.json"
+	ManifestSchema = 1
+	EntryFile      = "index.html"
+	RoutesManifest = "routes-manifest.json"
+	// RefreshEvents is the dev server's live-reload endpoint, relative to the
+	// base path. The baked page never calls it; edge gates answer it with 204.
+	RefreshEvents = "/refresh-events"
+	// StateDir is where publish keeps its release records, under the publish
+	// prefix (e.g. agents/_studiobake/releases/...). Edge gates answer 404 for
+	// it so that release records are never served.
+	StateDir = "_studiobake"
 )
 
 // CacheClass says how a CDN may cache a file.
@@ -36,6 +42,15 @@ const (
 	// Revalidate files keep their name across bakes (index.html): revalidate every time.
 	Revalidate CacheClass = "revalidate"
 )
+
+// CacheControl is the Cache-Control header for the class; publish, serve and
+// the host configurations of the edge templates all use it.
+func (c CacheClass) CacheControl() string {
+	if c == Immutable {
+		return "public, max-age=31536000, immutable"
+	}
+	return "public, max-age=0, must-revalidate"
+}
 
 // Manifest describes one bake. publish, serve, check and the edge templates
 // read it; its JSON form is stable (schema 1).
