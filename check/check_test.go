@@ -1,0 +1,344 @@
+package check
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/studiobake/studiobake/check/checktest"
+)
+
+// site is a hand-made Studio deployment under /agents with knobs to break it.
+type site struct {
+	apiURL       string
+	indexCache   string
+	assetCache   string
+	assetType    string
+	assetBody    string // served; the page's integrity is for "console.log(1)"
+	spaCatchAll  bool   // missing assets answer index.html (custom error response)
+	noDeepLink   bool
+	refreshSSE   bool // refresh-events is a dev server's stream
+	noSecurity   bool
+	staleCSP     bool
+	basicAuth    string // "user:pass" required when set
+	placeholders bool
+}
+
+const assetJS = "console.log(1)"
+
+func newSite() *site {
+	return &site{
+		indexCache: "public, max-age=0, must-revalidate",
+		assetCache: "public, max-age=31536000, immutable",
+		assetType:  "text/javascript; charset=utf-8",
+		assetBody:  assetJS,
+	}
+}
+
+func (s *site) page() (html, script string) {
+	u, _ := url.Parse(s.apiURL)
+	script = fmt.Sprintf("\n      window.MASTRA_STUDIO_BASE_PATH = '/agents';\n      window.MASTRA_SERVER_HOST = '%s';\n"+
+		"      window.MASTRA_SERVER_PORT = '%s';\n      window.MASTRA_SERVER_PROTOCOL = 'http';\n      window.MASTRA_API_PREFIX = '\\u002fapi';\n",
+		u.Hostname(), u.Port())
+	if s.placeholders {
+		script += "      window.MASTRA_TEMPLATES = '%%MASTRA_TEMPLATES%%';\n"
+	}
+	sum := sha512.Sum384([]byte(assetJS))
+	html = `<!doctype html><html><head><base href="/agents/" /><script>` + script + `</script>` +
+		`<script type="module" crossorigin src="./assets/index-CoVvvt4X.js" integrity="sha384-` +
+		base64.StdEncoding.EncodeToString(sum[:]) + `"></script></head><body><div id="root"></div></body></html>`
+	return html, script
+}
+
+func (s *site) security(w http.ResponseWriter, script string) {
+	if s.noSecurity {
+		return
+	}
+	sum := sha256.Sum256([]byte(script))
+	if s.staleCSP {
+		sum = sha256.Sum256([]byte("old"))
+	}
+	u, _ := url.Parse(s.apiURL)
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'sha256-"+
+		base64.StdEncoding.EncodeToString(sum[:])+"'; connect-src 'self' http://"+u.Host+"; frame-ancestors 'none'")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Referrer-Policy", "strict-origin-when-cross-origin")
+}
+
+func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	html, script := s.page()
+	s.security(w, script)
+	if s.basicAuth != "" {
+		u, p, ok := r.BasicAuth()
+		if !ok || u+":"+p != s.basicAuth {
+			w.Header().Set("WWW-Authenticate", `Basic realm="studio"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+	}
+	serveIndex := func() {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", s.indexCache)
+		_, _ = w.Write([]byte(html))
+	}
+	switch p := r.URL.Path; {
+	case p == "/agents/" || (strings.HasPrefix(p, "/agents/agents/") && !s.noDeepLink):
+		serveIndex()
+	case p == "/agents/refresh-events" && s.refreshSSE:
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	case p == "/agents/refresh-events":
+		w.WriteHeader(http.StatusNoContent)
+	case p == "/agents/assets/index-CoVvvt4X.js":
+		w.Header().Set("Content-Type", s.assetType)
+		w.Header().Set("Cache-Control", s.assetCache)
+		_, _ = w.Write([]byte(s.assetBody))
+	case s.spaCatchAll:
+		serveIndex()
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// setup starts the site and a fake API allowing the site's origin.
+func setup(t *testing.T, mod func(*site), api checktest.Options) (siteURL string, fake *checktest.API) {
+	t.Helper()
+	s := newSite()
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	if api.CORS == checktest.AllowOrigins && api.Origins == nil {
+		api.Origins = []string{srv.URL}
+	}
+	fake = checktest.New(api)
+	t.Cleanup(fake.Close)
+	s.apiURL = fake.URL
+	if mod != nil {
+		mod(s)
+	}
+	return srv.URL + "/agents/", fake
+}
+
+func run(t *testing.T, o Options) Report {
+	t.Helper()
+	if o.Timeout == 0 {
+		o.Timeout = 3 * time.Second
+	}
+	rep, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return rep
+}
+
+func failed(rep Report) map[string]Item {
+	out := map[string]Item{}
+	for _, it := range rep.Items {
+		if it.Status == Fail {
+			out[it.ID] = it
+		}
+	}
+	return out
+}
+
+func TestRunAllPass(t *testing.T) {
+	u, fake := setup(t, nil, checktest.Options{})
+	rep := run(t, Options{URL: u})
+	if !rep.OK() || len(rep.Items) != len(titles) {
+		t.Fatalf("want all %d pass, got %+v", len(titles), rep.Items)
+	}
+	if want := strings.TrimSuffix(fake.URL, "/") + "/api"; rep.API != want {
+		t.Errorf("API = %q, want %q", rep.API, want)
+	}
+	var sawCaps bool
+	for _, r := range fake.Requests() {
+		if r.Path == "/api/auth/capabilities" && r.Method == http.MethodGet {
+			sawCaps = r.Origin == rep.Origin
+		}
+	}
+	if !sawCaps {
+		t.Errorf("fake API got no capabilities request with Origin %s", rep.Origin)
+	}
+}
+
+func TestRunFailures(t *testing.T) {
+	cases := []struct {
+		desc string
+		mod  func(*site)
+		api  checktest.Options
+		want []string // failing item IDs, exactly
+		text string   // expected in the first failure's detail
+	}{
+		{"API without CORS", nil, checktest.Options{CORS: checktest.NoCORS},
+			[]string{IDAPIRoot, IDAPIPreflight, IDAPICaps}, "Access-Control-Allow-Origin is absent"},
+		{"Mastra's default CORS (* without credentials)", nil, checktest.Options{CORS: checktest.Wildcard},
+			[]string{IDAPIPreflight, IDAPICaps}, `is "*", want exactly`},
+		{"API allows another origin", nil, checktest.Options{Origins: []string{"https://elsewhere.example"}},
+			[]string{IDAPIRoot, IDAPIPreflight, IDAPICaps}, "absent"},
+		{"index cached for an hour", func(s *site) { s.indexCache = "public, max-age=3600" }, checktest.Options{},
+			[]string{IDIndexCache}, "lets browsers keep an old page"},
+		{"index without Cache-Control", func(s *site) { s.indexCache = "" }, checktest.Options{},
+			[]string{IDIndexCache}, "no Cache-Control"},
+		{"asset not immutable", func(s *site) { s.assetCache = "public, max-age=0, must-revalidate" }, checktest.Options{},
+			[]string{IDAsset}, "not a long immutable lifetime"},
+		{"asset served as text/plain", func(s *site) { s.assetType = "text/plain" }, checktest.Options{},
+			[]string{IDAsset}, "refuse module scripts"},
+		{"asset rewritten", func(s *site) { s.assetBody = "console.log(2)" }, checktest.Options{},
+			[]string{IDAsset}, "does not match"},
+		{"custom error response hides missing assets", func(s *site) { s.spaCatchAll = true }, checktest.Options{},
+			[]string{IDMissingAsset}, "200 with index.html"},
+		{"no SPA fallback", func(s *site) { s.noDeepLink = true }, checktest.Options{},
+			[]string{IDDeepLink}, "answered 404"},
+		{"refresh-events is a dev server stream", func(s *site) { s.refreshSSE = true }, checktest.Options{},
+			[]string{IDRefresh}, "event stream"},
+		{"no security headers", func(s *site) { s.noSecurity = true }, checktest.Options{},
+			[]string{IDSecurity}, "nosniff missing"},
+		{"CSP from another bake", func(s *site) { s.staleCSP = true }, checktest.Options{},
+			[]string{IDSecurity}, "does not allow the page's inline script"},
+		{"placeholders left", func(s *site) { s.placeholders = true }, checktest.Options{},
+			[]string{IDPage}, "%%MASTRA_TEMPLATES%%"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.desc, func(t *testing.T) {
+			u, _ := setup(t, tc.mod, tc.api)
+			start := time.Now()
+			rep := run(t, Options{URL: u})
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("took %v", d)
+			}
+			got := failed(rep)
+			if len(got) != len(tc.want) {
+				t.Fatalf("failed items %v, want %v; report %+v", keys(got), tc.want, rep.Items)
+			}
+			for _, id := range tc.want {
+				if _, ok := got[id]; !ok {
+					t.Fatalf("failed items %v, want %v", keys(got), tc.want)
+				}
+			}
+			first := got[tc.want[0]]
+			if !strings.Contains(first.Detail, tc.text) || first.Fix == "" {
+				t.Errorf("%s: detail %q (fix %q), want it to contain %q", first.ID, first.Detail, first.Fix, tc.text)
+			}
+		})
+	}
+}
+
+func keys(m map[string]Item) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func TestRunCORSFixNamesServerSetting(t *testing.T) {
+	u, _ := setup(t, nil, checktest.Options{CORS: checktest.NoCORS})
+	rep := run(t, Options{URL: u})
+	it := failed(rep)[IDAPICaps]
+	want := "server: { cors: { origin: ['" + rep.Origin + "'], credentials: true } }"
+	if !strings.Contains(it.Fix, want) {
+		t.Errorf("fix %q, want it to contain %q", it.Fix, want)
+	}
+}
+
+func TestRunBasicAuth(t *testing.T) {
+	u, _ := setup(t, func(s *site) { s.basicAuth = "ann:secret" }, checktest.Options{})
+	rep := run(t, Options{URL: u})
+	if it := failed(rep)[IDPage]; !strings.Contains(it.Detail, "asks for a login (401)") {
+		t.Errorf("without credentials: page item %+v", it)
+	}
+	withAuth := strings.Replace(u, "http://", "http://ann:secret@", 1)
+	rep = run(t, Options{URL: withAuth})
+	if !rep.OK() {
+		t.Errorf("with credentials: %+v", failed(rep))
+	}
+	if strings.Contains(rep.URL, "secret") {
+		t.Errorf("report shows the password: %s", rep.URL)
+	}
+}
+
+func TestRunAPIOverride(t *testing.T) {
+	u, _ := setup(t, func(s *site) { s.apiURL = "http://127.0.0.1:1" }, checktest.Options{})
+	rep := run(t, Options{URL: u})
+	if it := failed(rep)[IDAPIRoot]; !strings.Contains(it.Detail, "connection refused") {
+		t.Errorf("baked API unreachable: %+v", it)
+	}
+	good, fake := setup(t, nil, checktest.Options{})
+	_ = good
+	// The security item reads connect-src for the baked API, so only the API items are compared.
+	rep = run(t, Options{URL: u, API: fake.URL + "/api"})
+	for _, id := range []string{IDAPIRoot, IDAPIPreflight, IDAPICaps} {
+		if it, bad := failed(rep)[id]; bad && !strings.Contains(it.Detail, "Allow-Origin") {
+			t.Errorf("--api: %s failed: %s", id, it.Detail)
+		}
+	}
+}
+
+// TestRunBadInput: every item fails with one line naming the cause.
+func TestRunBadInput(t *testing.T) {
+	closed := func() string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		return "http://" + addr + "/agents/"
+	}()
+	tlsSrv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is the point
+	tlsSrv.StartTLS()
+	t.Cleanup(tlsSrv.Close)
+	loop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/a", http.StatusFound)
+	}))
+	t.Cleanup(loop.Close)
+	notStudio := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "<!doctype html><title>Welcome to nginx!</title>")
+	}))
+	t.Cleanup(notStudio.Close)
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	t.Cleanup(hang.Close)
+
+	cases := []struct{ desc, url, want string }{
+		{"nothing listening", closed, "does not answer (connection refused)"},
+		{"untrusted certificate", tlsSrv.URL, "TLS certificate not accepted"},
+		{"https to a plain HTTP port", strings.Replace(notStudio.URL, "http:", "https:", 1), "TLS handshake failed"},
+		{"redirect loop", loop.URL, "redirect loop: gave up after 10 redirects"},
+		{"not a Studio page", notStudio.URL, "is not a Mastra Studio page"},
+		{"no answer in time", hang.URL, "no answer in time"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.desc, func(t *testing.T) {
+			rep := run(t, Options{URL: tc.url, Timeout: 500 * time.Millisecond})
+			if rep.OK() || rep.Failed != len(titles) {
+				t.Fatalf("want every item to fail, got %+v", rep.Items)
+			}
+			for _, it := range rep.Items {
+				if !strings.Contains(it.Detail, tc.want) || strings.Contains(it.Detail, "\n") || it.Fix == "" {
+					t.Fatalf("%s: detail %q fix %q, want one line with %q", it.ID, it.Detail, it.Fix, tc.want)
+				}
+			}
+		})
+	}
+}
+
+func TestRunRejectsBadOptions(t *testing.T) {
+	for _, o := range []Options{{URL: "cdn.example.com"}, {URL: "ftp://x/"}, {URL: "http://x/", API: "api:4111"}} {
+		if _, err := Run(context.Background(), o); err == nil {
+			t.Errorf("%+v: want an error", o)
+		}
+	}
+}
