@@ -40,7 +40,7 @@ func TestCheckCommandJSON(t *testing.T) {
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), []string{"studiobake", "check", "--json", "--timeout", "1s", closedURL(t)}, &out, &errOut)
 	var rep struct {
-		Items []struct{ ID, Status, Detail, Fix string }
+		Items  []struct{ ID, Status, Detail, Fix string }
 		Failed int
 	}
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
