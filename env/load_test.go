@@ -93,6 +93,18 @@ func TestProcessEnvironment(t *testing.T) {
 	}
 }
 
+func TestWindowsFiles(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, ".env"), "\uFEFFMASTRA_SERVER_HOST=a.example.com\r\nMASTRA_SERVER_PORT=8080\r\n")
+	cfg, _, err := Load(Sources{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Values["MASTRA_SERVER_HOST"] != "a.example.com" || cfg.Values["MASTRA_SERVER_PORT"] != "8080" {
+		t.Fatalf("BOM and CRLF: host %q, port %q", cfg.Values["MASTRA_SERVER_HOST"], cfg.Values["MASTRA_SERVER_PORT"])
+	}
+}
+
 func TestNoDirReadsNoDotEnv(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, ".env"), "MASTRA_SERVER_HOST=from-file.example.com\n")

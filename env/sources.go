@@ -85,6 +85,9 @@ func readEnvFile(path string, required bool) (map[string]string, []string, error
 	if err != nil {
 		return nil, nil, fmt.Errorf("read env file: %w", err)
 	}
+	// Editors on Windows may start the file with a byte order mark, which
+	// godotenv reads as part of the first name.
+	data = bytes.TrimPrefix(data, []byte("\uFEFF"))
 	all, err := godotenv.Parse(bytes.NewReader(data))
 	if err != nil {
 		return nil, nil, fmt.Errorf("env file %s: line %d: %w", path, badLine(data), errMalformedEnv)

@@ -54,11 +54,11 @@ func checkText(v string) error {
 // quote prints a value for an error message, cut short when long (presets
 // can be kilobytes) so that the message stays one readable line.
 func quote(v string) string {
-	const max = 100
-	if len(v) <= max {
+	const limit = 100
+	if len(v) <= limit {
 		return strconv.Quote(v)
 	}
-	cut := max
+	cut := limit
 	for cut > 0 && !utf8.RuneStart(v[cut]) {
 		cut--
 	}
