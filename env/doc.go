@@ -32,8 +32,8 @@
 //   - The API prefix gets a leading "/" and loses trailing ones, like the
 //     mastra CLI's normaliser; "/" is an error, since Studio reads an empty
 //     prefix as /api and cannot call an API at the root.
-//   - Switches are written "true"/"false", also where mastra writes ” (the
-//     SPA reads both alike).
+//   - Switches are written "true"/"false", also where mastra writes an empty
+//     string (the SPA reads both alike).
 //   - Request context presets are compacted with their key order kept: Studio
 //     lists presets in that order. --request-context-presets FILE overrides
 //     MASTRA_REQUEST_CONTEXT_PRESETS from any source but a flag for it, which

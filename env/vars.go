@@ -29,15 +29,15 @@ const (
 	defaultPrefixValue = "/api"
 )
 
-// Vars is every known variable: the 19 page tokens of mastra 1.31.0 in the
-// order of the table in mastra's studio command (base path and API location
-// first, then switches, then platform values), then the known non-tokens.
-// .env.example and --help list them in this order.
+// Vars is every known variable: the 19 page tokens of mastra 1.31.0 (base
+// path and API location first, then switches, then platform values), then the
+// known non-token MASTRA_THEME_TOGGLE. .env.example and --help list them in
+// this order; new tokens go at the end of the tokens.
 //
 // Defaults are what studiobake writes when nothing is set. They equal what
-// `mastra studio` writes, except where mastra writes ” or leaves the token in
-// the page: studiobake writes an explicit "false" with the same meaning
-// (the SPA treats ” and 'false' alike for these switches).
+// `mastra studio` writes, except where mastra writes an empty string or
+// leaves the token in the page (TELEMETRY_DISABLED, HIDE_CLOUD_CTA,
+// AUTO_DETECT_URL): studiobake writes "false", which the SPA reads alike.
 var Vars = []Var{
 	{nameBasePath, "", "path Studio is served under on the CDN, e.g. /agents; empty = site root", true},
 	{nameHost, "localhost", "host name or IP of the Mastra API server (no scheme, port or path)", true},
