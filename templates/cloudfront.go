@@ -1,0 +1,312 @@
+// Package templates generates the edge side of a bake: the CloudFront
+// Function that routes and gates Studio, the security headers computed from
+// the baked page, and the equivalent configuration for Netlify, Cloudflare
+// Pages and nginx.
+//
+// The CloudFront Function is written as plain JavaScript in js/, embedded in
+// the binary and compiled by esbuild with the configuration injected through
+// define, then checked against what cloudfront-js-2.0 accepts and against
+// CloudFront's 10 KB code limit.
+package templates
+
+import (
+	"crypto/sha256"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/studiobake/studiobake/build"
+)
+
+//go:embed js/*.js
+var jsFS embed.FS
+
+// CloudFrontOptions configures the viewer-request gate. The zero value of
+// each auth field means that mode is off; with all off the gate only routes.
+type CloudFrontOptions struct {
+	// BasePath is where Studio is served: "" or "/agents" (no trailing slash).
+	BasePath string
+	// Routes are Studio's top-level route segments: a path whose first
+	// segment under the base is one of them is a deep link into the SPA.
+	Routes []string
+	// PassFiles are files of the bake (relative to the base, leading "/")
+	// that routing would otherwise rewrite to index.html: extensionless
+	// files and files under a route segment. They pass unchanged.
+	PassFiles []string
+	// AllowCIDRs is the IP allow-list (--auth ip).
+	AllowCIDRs []netip.Prefix
+	// Basic enables HTTP basic auth (--auth basic).
+	Basic *BasicAuth
+	// Cookie enables the signed session cookie (--auth cookie).
+	Cookie *CookieAuth
+	// KVSARN is the CloudFront KeyValueStore the function reads users and
+	// the cookie secret from. Required for cookie mode and Basic.InKVS.
+	KVSARN string
+}
+
+// BasicAuth configures HTTP basic auth.
+type BasicAuth struct {
+	Realm string
+	Users []User
+	// InKVS keeps the users in the KeyValueStore (key "user:NAME") instead
+	// of the code, so users change without a redeploy of the function.
+	InKVS bool
+}
+
+// CookieAuth configures the signed session cookie check.
+type CookieAuth struct {
+	// Name of the cookie holding an HS256 JWT or a payload.signature session.
+	Name string
+	// LoginURL is where a viewer without a valid session is sent; absolute.
+	LoginURL string
+	// ReturnParam names the query parameter carrying the URL to come back
+	// to ("" sends none).
+	ReturnParam string
+	// Secret is the HMAC-SHA256 key. It is never compiled into the code: it
+	// goes to the KeyValueStore as "cookie-secret".
+	Secret string
+}
+
+// Default settings that users rarely change.
+const (
+	DefaultRealm       = "Mastra Studio"
+	DefaultCookieName  = "studio_session"
+	DefaultReturnParam = "return_to"
+	// MaxFunctionSize is CloudFront's limit on a function's code.
+	MaxFunctionSize = 10 * 1024
+	// KVS keys written by deploy and read by the gate.
+	KVSCookieSecret = "cookie-secret"
+	KVSUserPrefix   = "user:"
+)
+
+// legacyRoutes stand in for routes-manifest.json on Studio versions that do
+// not ship one (before 1.10): the top-level pages those versions had, so
+// deep links with dotted ids (agents/gpt-4.1) still reach the SPA.
+var legacyRoutes = []string{"agents", "mcps", "networks", "observability", "playground",
+	"runtime-context", "scorers", "templates", "tools", "workflows"}
+
+// CloudFrontOptionsFromManifest is the no-auth gate for a bake.
+func CloudFrontOptionsFromManifest(m *build.Manifest) CloudFrontOptions {
+	routes := m.Routes
+	if len(routes) == 0 {
+		routes = legacyRoutes
+	}
+	o := CloudFrontOptions{BasePath: m.BasePath, Routes: append([]string(nil), routes...)}
+	isRoute := map[string]bool{}
+	for _, r := range o.Routes {
+		isRoute[r] = true
+	}
+	for _, f := range m.Files {
+		first, _, nested := strings.Cut(f.Path, "/")
+		if !strings.Contains(path.Base(f.Path), ".") || (nested && isRoute[first]) {
+			o.PassFiles = append(o.PassFiles, "/"+f.Path)
+		}
+	}
+	return o
+}
+
+// KVSEntries are the KeyValueStore entries the gate reads, by key.
+func (o CloudFrontOptions) KVSEntries() map[string]string {
+	kv := map[string]string{}
+	if o.Basic != nil && o.Basic.InKVS {
+		for _, u := range o.Basic.Users {
+			kv[KVSUserPrefix+u.Name] = u.Salt + ":" + u.Hash
+		}
+	}
+	if o.Cookie != nil {
+		kv[KVSCookieSecret] = o.Cookie.Secret
+	}
+	return kv
+}
+
+// usesKVS says whether the compiled code reads the KeyValueStore.
+func (o CloudFrontOptions) usesKVS() bool {
+	return o.Cookie != nil || (o.Basic != nil && o.Basic.InKVS)
+}
+
+var routeSegment = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~-]*$`)
+
+// Validate rejects options the gate cannot honour, naming the setting.
+func (o CloudFrontOptions) Validate() error {
+	if o.BasePath != "" && (!strings.HasPrefix(o.BasePath, "/") || strings.HasSuffix(o.BasePath, "/")) {
+		return fmt.Errorf("invalid base path %q: want \"\" or /segment without a trailing slash", o.BasePath)
+	}
+	for _, r := range o.Routes {
+		if !routeSegment.MatchString(r) {
+			return fmt.Errorf("invalid route segment %q in routes-manifest", r)
+		}
+	}
+	for _, p := range o.AllowCIDRs {
+		if !p.IsValid() {
+			return fmt.Errorf("invalid --allow-cidr %v", p)
+		}
+	}
+	if o.Basic != nil {
+		if err := o.Basic.validate(); err != nil {
+			return err
+		}
+	}
+	if o.Cookie != nil {
+		if err := o.Cookie.validate(); err != nil {
+			return err
+		}
+	}
+	if o.usesKVS() {
+		if _, err := KVSID(o.KVSARN); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *BasicAuth) validate() error {
+	if len(b.Users) == 0 {
+		return fmt.Errorf("--auth basic: no users (give --auth-users FILE; create lines with studiobake auth add-user NAME)")
+	}
+	if strings.ContainsAny(b.Realm, "\"\\\r\n") {
+		return fmt.Errorf("invalid --auth-realm %q: quotes, backslashes and line breaks are not allowed", b.Realm)
+	}
+	for _, u := range b.Users {
+		if err := u.validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *CookieAuth) validate() error {
+	if c.Secret == "" {
+		return fmt.Errorf("--auth cookie needs a secret: give --cookie-secret-file FILE or STUDIOBAKE_COOKIE_SECRET")
+	}
+	if len(c.Secret) < 32 {
+		return fmt.Errorf("--auth cookie: the secret is %d bytes; use at least 32", len(c.Secret))
+	}
+	if !cookieName.MatchString(c.Name) {
+		return fmt.Errorf("invalid --cookie-name %q", c.Name)
+	}
+	u, err := url.Parse(c.LoginURL)
+	if c.LoginURL == "" {
+		return fmt.Errorf("--auth cookie needs --login-url: where to send viewers without a session")
+	}
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("invalid --login-url %q: want an absolute http(s) URL such as https://login.example.com/start", c.LoginURL)
+	}
+	if c.ReturnParam != "" && url.QueryEscape(c.ReturnParam) != c.ReturnParam {
+		return fmt.Errorf("invalid --login-return-param %q", c.ReturnParam)
+	}
+	return nil
+}
+
+var cookieName = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`)
+
+// KVSID is the id in a KeyValueStore ARN, which the function code names.
+func KVSID(arn string) (string, error) {
+	if arn == "" {
+		return "", fmt.Errorf("--kvs-arn is required: the cookie secret (and users with --users-in-kvs) live in a CloudFront KeyValueStore")
+	}
+	_, id, ok := strings.Cut(arn, ":key-value-store/")
+	if !ok || !strings.HasPrefix(arn, "arn:aws") || id == "" || strings.ContainsAny(id, "/:") {
+		return "", fmt.Errorf("invalid --kvs-arn %q: want arn:aws:cloudfront::ACCOUNT:key-value-store/ID", arn)
+	}
+	return id, nil
+}
+
+func (o CloudFrontOptions) hasAuth() bool {
+	return len(o.AllowCIDRs) > 0 || o.Basic != nil || o.Cookie != nil
+}
+
+// sources lists the template files the options need, in order.
+func (o CloudFrontOptions) sources() []string {
+	files := []string{"gate.js"}
+	if o.hasAuth() {
+		files = append(files, "auth.js")
+	}
+	if len(o.AllowCIDRs) > 0 {
+		files = append(files, "ip.js")
+	}
+	if o.Basic != nil || o.Cookie != nil {
+		files = append(files, "util.js")
+	}
+	if o.Basic != nil {
+		files = append(files, "basic.js")
+	}
+	if o.Cookie != nil {
+		files = append(files, "cookie.js")
+	}
+	if o.usesKVS() {
+		files = append(files, "kv.js")
+	}
+	return files
+}
+
+// defines are the esbuild define values: every name the templates use.
+func (o CloudFrontOptions) defines() (map[string]string, error) {
+	kvsID := ""
+	if o.usesKVS() {
+		kvsID, _ = KVSID(o.KVSARN)
+	}
+	routes := append([]string{}, o.Routes...)
+	sort.Strings(routes)
+	vals := map[string]any{
+		"BASE": o.BasePath, "REFRESH": build.RefreshEvents, "STATE": "/" + build.StateDir,
+		"ROUTES": routes, "PASS": append([]string{}, o.PassFiles...), "KVS": kvsID,
+		"CIDRS": nil, "BASIC": nil, "COOKIE": nil, "DUMMY": "",
+		"AUTH": o.hasAuth(), "USERS_IN_KVS": o.Basic != nil && o.Basic.InKVS,
+	}
+	if len(o.AllowCIDRs) > 0 {
+		vals["CIDRS"] = cidrGroups(o.AllowCIDRs)
+	}
+	if o.Basic != nil {
+		users := map[string]string{}
+		if !o.Basic.InKVS {
+			for _, u := range o.Basic.Users {
+				users[u.Name] = u.Salt + ":" + u.Hash
+			}
+		}
+		vals["BASIC"] = map[string]any{"realm": o.Basic.Realm, "users": users}
+		vals["DUMMY"] = dummyUser()
+	}
+	if o.Cookie != nil {
+		vals["COOKIE"] = map[string]string{"name": o.Cookie.Name, "login": o.Cookie.LoginURL, "param": o.Cookie.ReturnParam}
+	}
+	out := map[string]string{}
+	for k, v := range vals {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("define %s: %w", k, err)
+		}
+		out[k] = string(b)
+	}
+	return out, nil
+}
+
+// cidrGroups encodes prefixes as [16-bit groups of the masked network,
+// prefix bits]: 2 groups for IPv4, 8 for IPv6, which is how the gate parses
+// the viewer's address.
+func cidrGroups(ps []netip.Prefix) [][]any {
+	var out [][]any
+	for _, p := range ps {
+		p = p.Masked()
+		b := p.Addr().AsSlice()
+		groups := make([]int, len(b)/2)
+		for i := range groups {
+			groups[i] = int(b[2*i])<<8 | int(b[2*i+1])
+		}
+		out = append(out, []any{groups, p.Bits()})
+	}
+	return out
+}
+
+// dummyUser is compared against when a name is unknown, so a miss costs the
+// same as a wrong password. Its hash is not hex, so it never matches, and it
+// is constant so that the same configuration compiles to the same code
+// (deploy skips unchanged code).
+func dummyUser() string {
+	return "0:" + strings.Repeat("x", sha256.Size*2)
+}

@@ -1,0 +1,222 @@
+package templates
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/studiobake/studiobake/build"
+)
+
+// Host is an edge target of `studiobake build --edge`.
+type Host string
+
+const (
+	CloudFront Host = "cloudfront"
+	Netlify    Host = "netlify"
+	Cloudflare Host = "cloudflare"
+	Nginx      Host = "nginx"
+)
+
+// Hosts lists the supported hosts.
+var Hosts = []Host{CloudFront, Netlify, Cloudflare, Nginx}
+
+// ParseHost checks a --edge value.
+func ParseHost(s string) (Host, error) {
+	for _, h := range Hosts {
+		if string(h) == strings.ToLower(strings.TrimSpace(s)) {
+			return h, nil
+		}
+	}
+	return "", fmt.Errorf("invalid --edge %q: want cloudfront, netlify, cloudflare or nginx", s)
+}
+
+// Files in edge/cloudfront/.
+const (
+	FunctionFile      = "function.js"
+	FunctionInfoFile  = "function.json"
+	HeadersPolicyFile = "headers-policy.json"
+	KVSFile           = "kvs.json"
+	ReadmeFile        = "README.md"
+	Runtime           = "cloudfront-js-2.0"
+)
+
+// FunctionInfo is edge/cloudfront/function.json: what deploy needs beside
+// the code.
+type FunctionInfo struct {
+	Runtime   string   `json:"runtime"`
+	EventType string   `json:"eventType"`
+	KVSARN    string   `json:"keyValueStoreARN,omitempty"`
+	Size      int      `json:"size"`
+	BasePath  string   `json:"basePath"`
+	Auth      []string `json:"auth,omitempty"`
+}
+
+// EdgeOptions says which hosts to write for and how the CloudFront gate
+// authenticates. Routing comes from the manifest.
+type EdgeOptions struct {
+	Hosts []Host
+	// Auth carries the auth fields of the gate (AllowCIDRs, Basic, Cookie,
+	// KVSARN); its routing fields are ignored.
+	Auth CloudFrontOptions
+}
+
+// GateOptions is the full gate configuration for a bake.
+func (o EdgeOptions) GateOptions(m *build.Manifest) CloudFrontOptions {
+	g := CloudFrontOptionsFromManifest(m)
+	g.AllowCIDRs, g.Basic, g.Cookie, g.KVSARN = o.Auth.AllowCIDRs, o.Auth.Basic, o.Auth.Cookie, o.Auth.KVSARN
+	return g
+}
+
+// WriteEdge writes dir/edge/<host>/ for each host of o. Everything is
+// generated before anything is written, so a bad option writes nothing;
+// build calls it on its temporary output directory for the same reason.
+func WriteEdge(dir string, m *build.Manifest, o EdgeOptions) error {
+	files, err := EdgeFiles(dir, m, o)
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		p := filepath.Join(dir, build.EdgeDir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		// kvs.json holds the cookie secret: readable by the owner only.
+		mode := fs.FileMode(0o644)
+		if strings.HasSuffix(name, "/"+KVSFile) {
+			mode = 0o600
+		}
+		if err := os.WriteFile(p, files[name], mode); err != nil {
+			return fmt.Errorf("write %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// EdgeFiles generates the edge output in memory, by path under edge/.
+func EdgeFiles(dir string, m *build.Manifest, o EdgeOptions) (map[string][]byte, error) {
+	site := filepath.Join(dir, build.SiteDir)
+	headers, err := SecurityHeaders(m, site)
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{}
+	for _, h := range o.Hosts {
+		var out map[string][]byte
+		switch h {
+		case CloudFront:
+			out, err = cloudFrontFiles(m, o, headers)
+		case Netlify, Cloudflare:
+			out, err = pagesFiles(m, headers)
+		case Nginx:
+			out, err = nginxFiles(m, headers)
+		default:
+			err = fmt.Errorf("unknown edge host %q", h)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("edge %s: %w", h, err)
+		}
+		for name, b := range out {
+			files[string(h)+"/"+name] = b
+		}
+	}
+	return files, nil
+}
+
+func cloudFrontFiles(m *build.Manifest, o EdgeOptions, headers map[string]string) (map[string][]byte, error) {
+	g := o.GateOptions(m)
+	code, err := CompileCloudFront(g)
+	if err != nil {
+		return nil, err
+	}
+	policy, err := HeadersPolicy(m, headers)
+	if err != nil {
+		return nil, err
+	}
+	info := FunctionInfo{Runtime: Runtime, EventType: "viewer-request", Size: len(code), BasePath: m.BasePath, Auth: g.authModes()}
+	if g.usesKVS() {
+		info.KVSARN = g.KVSARN
+	}
+	infoJSON, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{
+		FunctionFile:      []byte(code + "\n"),
+		FunctionInfoFile:  append(infoJSON, '\n'),
+		HeadersPolicyFile: policy,
+		ReadmeFile:        cloudFrontReadme(m, g, len(code)),
+	}
+	if kv := g.KVSEntries(); len(kv) > 0 {
+		b, err := json.MarshalIndent(kv, "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		files[KVSFile] = append(b, '\n')
+	}
+	return files, nil
+}
+
+func (o CloudFrontOptions) authModes() []string {
+	var modes []string
+	if len(o.AllowCIDRs) > 0 {
+		modes = append(modes, "ip")
+	}
+	if o.Basic != nil {
+		modes = append(modes, "basic")
+	}
+	if o.Cookie != nil {
+		modes = append(modes, "cookie")
+	}
+	return modes
+}
+
+// LoadCloudFront reads the gate a bake was built with (build --edge
+// cloudfront): its code and KeyValueStore entries. ok is false when the
+// bake has no CloudFront gate.
+func LoadCloudFront(bakeDir string) (code string, kvs map[string]string, ok bool, err error) {
+	d := filepath.Join(bakeDir, build.EdgeDir, string(CloudFront))
+	b, err := os.ReadFile(filepath.Join(d, FunctionFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil, false, nil
+	}
+	if err != nil {
+		return "", nil, false, err
+	}
+	kvs = map[string]string{}
+	kb, err := os.ReadFile(filepath.Join(d, KVSFile))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return "", nil, false, err
+	default:
+		if err := json.Unmarshal(kb, &kvs); err != nil {
+			return "", nil, false, fmt.Errorf("read %s: %w", filepath.Join(d, KVSFile), err)
+		}
+	}
+	return strings.TrimSpace(string(b)), kvs, true, nil
+}
+
+// ReadFunctionInfo reads edge/cloudfront/function.json of a bake.
+func ReadFunctionInfo(bakeDir string) (FunctionInfo, error) {
+	var info FunctionInfo
+	p := filepath.Join(bakeDir, build.EdgeDir, string(CloudFront), FunctionInfoFile)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return info, err
+	}
+	if err := json.Unmarshal(b, &info); err != nil {
+		return info, fmt.Errorf("read %s: %w", p, err)
+	}
+	return info, nil
+}
