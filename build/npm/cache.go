@@ -136,6 +136,9 @@ func fetchCached(ctx context.Context, client *http.Client, o FetchOptions, versi
 		return nil, fmt.Errorf("cache: lock %s: %w", key, err)
 	}
 	defer unlock()
+	if haveLock {
+		removeStale(npmDir, key)
+	}
 	final := filepath.Join(npmDir, key)
 	if f, err := loadEntry(final, o.Name, version, o.Subdirs); err == nil {
 		return f, nil
@@ -161,7 +164,7 @@ func fetchCached(ctx context.Context, client *http.Client, o FetchOptions, versi
 	if cached, err := loadEntry(final, o.Name, version, o.Subdirs); err == nil {
 		return cached, nil
 	}
-	if err := replace(tmp, final); err != nil {
+	if err := replace(tmp, final, key); err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
 	f.Dir = filepath.Join(final, cacheStudio)
@@ -188,8 +191,8 @@ func writeMeta(entry, name string, f *Fetched) error {
 // replace swaps a corrupt entry (loadEntry refused it) for a finished one.
 // The old one is moved aside first, since rename can't replace a non-empty
 // directory.
-func replace(tmp, final string) error {
-	trash, err := os.MkdirTemp(filepath.Dir(final), ".old-")
+func replace(tmp, final, key string) error {
+	trash, err := os.MkdirTemp(filepath.Dir(final), ".old-"+key+"-")
 	if err != nil {
 		return err
 	}
@@ -198,4 +201,16 @@ func replace(tmp, final string) error {
 		return err
 	}
 	return os.Rename(tmp, final)
+}
+
+// removeStale deletes temp dirs of this entry left by a build that was
+// killed mid-way. Only called under the entry's lock: no live build can own
+// them then.
+func removeStale(npmDir, key string) {
+	for _, prefix := range []string{".tmp-", ".old-"} {
+		stale, _ := filepath.Glob(filepath.Join(npmDir, prefix+key+"-*"))
+		for _, p := range stale {
+			os.RemoveAll(p)
+		}
+	}
 }

@@ -64,6 +64,13 @@ func Fetch(ctx context.Context, o FetchOptions) (*Fetched, error) {
 			return f, nil
 		}
 	}
+	// Checked only now, so that a cached exact version works offline even
+	// with no registry configured at all.
+	u, err := normalizeRegistryURL(o.Registry.URL)
+	if err != nil {
+		return nil, fmt.Errorf("invalid registry %q: %w", redactURL(o.Registry.URL), err)
+	}
+	o.Registry.URL = u
 	client := o.Client
 	if client == nil {
 		client = defaultClient()
@@ -82,7 +89,7 @@ func Fetch(ctx context.Context, o FetchOptions) (*Fetched, error) {
 	return fetchCached(ctx, client, o, version, dist)
 }
 
-func (o *FetchOptions) check() error {
+func (o FetchOptions) check() error {
 	if !nameRe.MatchString(o.Name) {
 		return fmt.Errorf("invalid package name %q", o.Name)
 	}
@@ -92,11 +99,6 @@ func (o *FetchOptions) check() error {
 	if len(o.Subdirs) == 0 {
 		return errors.New("fetch: no Studio subdirectories given")
 	}
-	u, err := normalizeRegistryURL(o.Registry.URL)
-	if err != nil {
-		return fmt.Errorf("invalid registry %q: %w", redactURL(o.Registry.URL), err)
-	}
-	o.Registry.URL = u
 	return nil
 }
 

@@ -212,6 +212,10 @@ func TestFetchCacheHitOffline(t *testing.T) {
 	if !second.Cached || second.Dir != first.Dir || second.Integrity != first.Integrity || second.Subdir != first.Subdir {
 		t.Errorf("second fetch %+v, want a cache hit of %+v", *second, *first)
 	}
+	o.Registry = Registry{} // nothing configured at all: a cached exact version still works
+	if _, err := Fetch(context.Background(), o); err != nil {
+		t.Errorf("cache hit with no registry: %v", err)
+	}
 	// A dist-tag needs the registry to say which version it means.
 	o.Version = "latest"
 	if _, err := Fetch(context.Background(), o); err == nil {
@@ -395,5 +399,29 @@ func TestFetchOptionsCheck(t *testing.T) {
 				t.Errorf("error %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestFetchRemovesStaleTemp(t *testing.T) {
+	if !haveLock {
+		t.Skip("stale temp dirs are cleaned only where the entry lock exists")
+	}
+	r := newFakeRegistry(t)
+	publish(t, r, "1.31.0")
+	cache := t.TempDir()
+	// Left by builds killed mid-way; another version's temp dir is not ours to remove.
+	stale := []string{".tmp-mastra@1.31.0-123", ".old-mastra@1.31.0-456"}
+	other := ".tmp-mastra@1.30.0-789"
+	for _, d := range append(stale, other) {
+		if err := os.MkdirAll(filepath.Join(cache, "npm", d, "studio"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Fetch(context.Background(), fetchOpts(r, "1.31.0", cache)); err != nil {
+		t.Fatal(err)
+	}
+	got := cacheContents(t, cache)
+	if len(got) != 2 || got[0] != other || got[1] != "mastra@1.31.0" {
+		t.Errorf("cache holds %v, want %s and mastra@1.31.0", got, other)
 	}
 }

@@ -10,6 +10,9 @@ import (
 	"time"
 )
 
+// haveLock says lockFile really excludes other builds.
+const haveLock = true
+
 // lockFile takes an exclusive flock on path, polling so that ctx can cancel
 // the wait. flock is per open file, so goroutines of one process exclude each
 // other as well as separate processes do, and the kernel drops the lock if the
