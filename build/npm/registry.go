@@ -263,6 +263,10 @@ func readNpmrc(path string, environ []string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	expand := func(ref string) string {
+		val, _ := envLookup(environ, envRefRe.FindStringSubmatch(ref)[1])
+		return val
+	}
 	values := map[string]string{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
@@ -277,10 +281,6 @@ func readNpmrc(path string, environ []string) (map[string]string, error) {
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
 			v = v[1 : len(v)-1]
-		}
-		expand := func(ref string) string {
-			val, _ := envLookup(environ, envRefRe.FindStringSubmatch(ref)[1])
-			return val
 		}
 		values[envRefRe.ReplaceAllStringFunc(k, expand)] = envRefRe.ReplaceAllStringFunc(v, expand)
 	}
