@@ -117,7 +117,7 @@ func EdgeFiles(dir string, m *build.Manifest, o EdgeOptions) (map[string][]byte,
 		case CloudFront:
 			out, err = cloudFrontFiles(m, o, headers)
 		case Netlify, Cloudflare:
-			out, err = pagesFiles(m, headers)
+			out, err = pagesFiles(h, m, headers)
 		case Nginx:
 			out, err = nginxFiles(m, headers)
 		default:

@@ -1,0 +1,40 @@
+package templates
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/studiobake/studiobake/build"
+)
+
+// cloudFrontReadme explains edge/cloudfront/ to whoever deploys it by hand.
+func cloudFrontReadme(m *build.Manifest, o CloudFrontOptions, size int) []byte {
+	var b strings.Builder
+	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	w("# CloudFront gate for Mastra Studio\n\n%s.\n\n", generatedBy)
+	w("- `%s`: the viewer-request function (runtime %s, %d bytes of CloudFront's %d).\n", FunctionFile, Runtime, size, MaxFunctionSize)
+	w("- `%s`: what deploy needs beside the code.\n", FunctionInfoFile)
+	w("- `%s`: a response headers policy (CSP from the baked index.html, HSTS,\n  nosniff, Referrer-Policy, frame denial). It also covers error responses.\n", HeadersPolicyFile)
+	if len(o.KVSEntries()) > 0 {
+		w("- `%s`: KeyValueStore entries (owner-readable only: it holds secrets).\n", KVSFile)
+	}
+	w("\nBase path: `%s`. Auth: %s.\n\n", or(m.BasePath, "/"), or(strings.Join(o.authModes(), ", "), "none"))
+	w("Deploy with `studiobake publish --function-name NAME --associate`, or by hand:\n\n")
+	w("    aws cloudfront create-function --name NAME --function-code fileb://%s \\\n", FunctionFile)
+	w("      --function-config '{\"Comment\":\"studio gate\",\"Runtime\":\"%s\"", Runtime)
+	if o.usesKVS() {
+		w(",\"KeyValueStoreAssociations\":{\"Quantity\":1,\"Items\":[{\"KeyValueStoreARN\":\"%s\"}]}", o.KVSARN)
+	}
+	w("}'\n    aws cloudfront publish-function --name NAME --if-match ETAG\n")
+	w("    aws cloudfront create-response-headers-policy --response-headers-policy-config file://%s\n\n", HeadersPolicyFile)
+	w("then attach both to the cache behaviour that serves Studio (viewer request).\n")
+	w("Do not add custom error responses that map 403/404 to index.html: the\nfunction already routes deep links, and such mappings hide missing assets.\n")
+	return []byte(b.String())
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
