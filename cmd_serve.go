@@ -1,16 +1,49 @@
 package main
 
 import (
-	"errors"
 	"fmt"
+	"net"
+	"strconv"
 
 	"github.com/studiobake/studiobake/check"
+	"github.com/studiobake/studiobake/serve"
 	"github.com/urfave/cli/v2"
 )
 
 func serveCommand() *cli.Command {
-	return &cli.Command{Name: "serve", Usage: "preview a bake locally with the CDN's routing",
-		Action: func(*cli.Context) error { return errors.New("serve: not built yet") }}
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "preview a bake locally with the CDN's routing",
+		Description: "serve runs every request through the bake's CloudFront viewer-request function (the same\n" +
+			"code build --edge cloudfront writes, basic auth included), then serves the file from site/ with\n" +
+			"the manifest's Content-Type and Cache-Control and the bake's security headers. It listens on\n" +
+			"127.0.0.1 unless --host says otherwise; Ctrl-C stops it.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "dir", Value: "dist", EnvVars: []string{"STUDIOBAKE_OUT"},
+				Usage: "bake output directory (what studiobake build --out wrote)"},
+			&cli.IntFlag{Name: "port", Aliases: []string{"p"}, Value: 3000, EnvVars: []string{"STUDIOBAKE_PORT"},
+				Usage: "port to listen on (0 picks a free one)"},
+			&cli.StringFlag{Name: "host", Value: "127.0.0.1", EnvVars: []string{"STUDIOBAKE_HOST"},
+				Usage: "address to listen on; 0.0.0.0 exposes the preview to your network"},
+		},
+		Action: runServe,
+	}
+}
+
+func runServe(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usagef("serve: unexpected argument %q (the bake directory is --dir)", c.Args().First())
+	}
+	port := c.Int("port")
+	if port < 0 || port > 65535 {
+		return usagef("invalid --port %d: want 0 to 65535", port)
+	}
+	return serve.Run(c.Context, serve.Options{
+		Dir:  c.String("dir"),
+		Addr: net.JoinHostPort(c.String("host"), strconv.Itoa(port)),
+		Out:  c.App.Writer,
+		Log:  c.App.ErrWriter,
+	})
 }
 
 func checkCommand() *cli.Command {

@@ -5,8 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func closedURL(t *testing.T) string {
@@ -59,4 +65,90 @@ func TestCheckCommandUsage(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errOut.String())
 		}
 	}
+}
+
+// tinyBake writes the smallest bake serve accepts: one page and its manifest.
+func tinyBake(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	page := []byte(`<!doctype html><html><head><script>window.MASTRA_STUDIO_BASE_PATH = '';</script></head><body><div id="root"></div></body></html>`)
+	if err := os.MkdirAll(filepath.Join(dir, "site"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "site", "index.html"), page, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	manifest := `{"schema": 1, "basePath": "", "entry": "index.html", "files": [` +
+		`{"path": "index.html", "size": ` + strconv.Itoa(len(page)) + `, "contentType": "text/html; charset=utf-8", "cache": "revalidate"}]}`
+	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestServeCommandPortInUse(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"studiobake", "serve", "--dir", tinyBake(t), "--port", port}, &out, &errOut)
+	want := "studiobake: cannot listen on 127.0.0.1:" + port + ": the port is in use"
+	if code != exitError || !strings.HasPrefix(errOut.String(), want) || strings.Count(errOut.String(), "\n") != 1 {
+		t.Errorf("exit %d, stderr %q, want one line starting %q", code, errOut.String(), want)
+	}
+}
+
+func TestServeCommandServesUntilCancelled(t *testing.T) {
+	t.Setenv("STUDIOBAKE_PORT", "0") // flag > env: the env var picks the port here
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"studiobake", "serve", "--dir", tinyBake(t)}, &out, &errOut) }()
+	var u string
+	for deadline := time.Now().Add(5 * time.Second); u == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if i := strings.Index(out.String(), "http://127.0.0.1:"); i >= 0 {
+			u = strings.Fields(out.String()[i:])[0]
+		}
+	}
+	if u == "" {
+		t.Fatalf("no URL printed; stdout %q stderr %q", out.String(), errOut.String())
+	}
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Security-Policy") == "" {
+		t.Errorf("GET %s: %d, CSP %q", u, resp.StatusCode, resp.Header.Get("Content-Security-Policy"))
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Errorf("exit %d after Ctrl-C, want 0; stderr %q", code, errOut.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while the command writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -67,6 +67,21 @@ func New(o Options) *API {
 	return a
 }
 
+// AllowOrigin adds an origin to the AllowOrigins list: tests that learn the
+// site's address after starting the API use it.
+func (a *API) AllowOrigin(origin string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.o.Origins = append(a.o.Origins, origin)
+}
+
+// SetCORS switches the CORS mode, to break a working setup on purpose.
+func (a *API) SetCORS(c CORS) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.o.CORS = c
+}
+
 // Requests returns a copy of what the fake has received so far.
 func (a *API) Requests() []Request {
 	a.mu.Lock()
@@ -90,6 +105,8 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"enabled": false, "login": nil})
 	case p == a.o.Prefix+"/agents":
 		writeJSON(w, http.StatusOK, a.o.Agents)
+	case strings.HasPrefix(p, a.o.Prefix+"/agents/") && a.o.Agents[strings.TrimPrefix(p, a.o.Prefix+"/agents/")] != nil:
+		writeJSON(w, http.StatusOK, a.o.Agents[strings.TrimPrefix(p, a.o.Prefix+"/agents/")])
 	case strings.HasPrefix(p, a.o.Prefix+"/"):
 		writeJSON(w, http.StatusNotFound, map[string]any{"error": "Not Found"})
 	default:
@@ -101,12 +118,15 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 func (a *API) cors(w http.ResponseWriter, r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	preflight := r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != ""
-	switch a.o.CORS {
+	a.mu.Lock()
+	mode, origins := a.o.CORS, append([]string(nil), a.o.Origins...)
+	a.mu.Unlock()
+	switch mode {
 	case NoCORS:
 	case Wildcard:
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 	case AllowOrigins:
-		for _, o := range a.o.Origins {
+		for _, o := range origins {
 			if o == origin {
 				w.Header().Set("Access-Control-Allow-Origin", origin)
 				w.Header().Set("Access-Control-Allow-Credentials", "true")
@@ -117,7 +137,7 @@ func (a *API) cors(w http.ResponseWriter, r *http.Request) bool {
 	if !preflight {
 		return false
 	}
-	if a.o.CORS != NoCORS {
+	if mode != NoCORS {
 		w.Header().Set("Access-Control-Allow-Methods", "GET,HEAD,PUT,POST,DELETE,PATCH")
 		if h := r.Header.Get("Access-Control-Request-Headers"); h != "" {
 			w.Header().Set("Access-Control-Allow-Headers", h)

@@ -1,0 +1,150 @@
+package serve
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/studiobake/studiobake/build"
+)
+
+// Handler serves one bake the way the CDN would.
+type Handler struct {
+	basePath string
+	site     string
+	files    map[string]*build.File // by path relative to site/
+	security map[string]string
+	gate     gate
+	log      io.Writer
+}
+
+// gateResult is what the viewer-request function decided: pass the request
+// on with a (possibly rewritten) URI, or answer it itself.
+type gateResult struct {
+	uri     string // set when the request goes on to the origin
+	status  int    // set when the function answered
+	headers http.Header
+	body    []byte
+}
+
+// gate runs the edge function for one request.
+type gate interface {
+	run(r *http.Request, viewerIP string) (gateResult, error)
+}
+
+// NewHandler loads the bake in dir and its edge function.
+func NewHandler(dir string, logw io.Writer) (*Handler, error) {
+	m, err := build.ReadManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	site := filepath.Join(dir, build.SiteDir)
+	if fi, err := os.Stat(site); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("%s has a manifest but no %s/ directory: run studiobake build again", dir, build.SiteDir)
+	}
+	g, err := loadGate(dir, m)
+	if err != nil {
+		return nil, err
+	}
+	sec, err := securityHeaders(m, site)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{basePath: m.BasePath, site: site, files: map[string]*build.File{}, security: sec, gate: g, log: logw}
+	for i := range m.Files {
+		h.files[m.Files[i].Path] = &m.Files[i]
+	}
+	return h, nil
+}
+
+// BasePath is where the bake is served, "" or "/agents".
+func (h *Handler) BasePath() string { return h.basePath }
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// A response headers policy applies to every answer, errors included.
+	for k, v := range h.security {
+		w.Header().Set(k, v)
+	}
+	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+	res, err := h.gate.run(r, ip)
+	if err != nil {
+		// CloudFront answers 503 when a function fails; say why locally.
+		fmt.Fprintf(h.log, "serve: %s %s: edge function failed: %v\n", r.Method, r.URL.RequestURI(), err)
+		http.Error(w, "edge function failed: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	if res.uri == "" {
+		h.answer(w, r, res)
+		return
+	}
+	h.serveFile(w, r, res.uri)
+}
+
+// answer writes a response the function generated (401, 204, redirects).
+func (h *Handler) answer(w http.ResponseWriter, r *http.Request, res gateResult) {
+	for k, vs := range res.headers {
+		w.Header().Del(k)
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	w.WriteHeader(res.status)
+	if r.Method != http.MethodHead && res.status != http.StatusNoContent && res.status != http.StatusNotModified {
+		_, _ = w.Write(res.body)
+	}
+}
+
+// serveFile answers like the origin bucket under the publish prefix: site/
+// holds what lives under the base path, so the URI must be inside it.
+func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, uri string) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	rel, ok := h.relPath(uri)
+	f := h.files[rel]
+	if !ok || f == nil {
+		http.Error(w, "404 not found: "+uri, http.StatusNotFound)
+		return
+	}
+	file, err := os.Open(filepath.Join(h.site, filepath.FromSlash(rel)))
+	if err != nil {
+		fmt.Fprintf(h.log, "serve: %s: %v\n", rel, err)
+		http.Error(w, "404 not found: "+uri+" (in the manifest but not in site/: bake again)", http.StatusNotFound)
+		return
+	}
+	defer file.Close()
+	w.Header().Set("Content-Type", f.ContentType)
+	w.Header().Set("Cache-Control", f.Cache.CacheControl())
+	w.Header().Set("ETag", `"`+f.SHA256+`"`)
+	http.ServeContent(w, r, "", time.Time{}, file)
+}
+
+// relPath maps a URI to a path relative to site/, false when the URI is
+// outside the base path or not a plain file path.
+func (h *Handler) relPath(uri string) (string, bool) {
+	p, err := url.PathUnescape(uri)
+	if err != nil {
+		return "", false
+	}
+	if h.basePath != "" {
+		if !strings.HasPrefix(p, h.basePath+"/") {
+			return "", false
+		}
+		p = p[len(h.basePath):]
+	}
+	p = strings.TrimPrefix(p, "/")
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return "", false
+		}
+	}
+	return p, true
+}

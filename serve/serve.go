@@ -1,0 +1,126 @@
+// Package serve previews a bake locally with the CDN's routing: every request
+// runs the bake's compiled CloudFront viewer-request function (in an emulator
+// of the cloudfront-js-2.0 runtime), so the preview routes exactly like the
+// edge does; what the function passes on is served from site/ with the
+// manifest's Content-Type and Cache-Control and the bake's security headers.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// DefaultAddr is where serve listens unless told otherwise: loopback only,
+// since a preview is not meant to be reachable from the network.
+const DefaultAddr = "127.0.0.1:3000"
+
+// Options configure a preview server.
+type Options struct {
+	Dir  string    // bake output directory (default "dist")
+	Addr string    // host:port to listen on (default DefaultAddr; port 0 picks one)
+	Out  io.Writer // receives the "serving ... at URL" line (nil: nothing printed)
+	Log  io.Writer // receives request errors, e.g. a gate that throws (nil: Out)
+}
+
+// Server is a running preview.
+type Server struct {
+	URL  string // the Studio page: http://127.0.0.1:3000/agents/
+	srv  *http.Server
+	done chan error
+}
+
+// Start validates the bake, listens, and serves in the background.
+func Start(o Options) (*Server, error) {
+	if o.Dir == "" {
+		o.Dir = "dist"
+	}
+	if o.Addr == "" {
+		o.Addr = DefaultAddr
+	}
+	logw := o.Log
+	if logw == nil {
+		logw = o.Out
+	}
+	if logw == nil {
+		logw = io.Discard
+	}
+	h, err := NewHandler(o.Dir, logw)
+	if err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return nil, listenError(o.Addr, err)
+	}
+	s := &Server{
+		URL:  "http://" + displayAddr(l.Addr().(*net.TCPAddr)) + h.basePath + "/",
+		srv:  &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(logw, "serve: ", 0)},
+		done: make(chan error, 1),
+	}
+	go func() { s.done <- s.srv.Serve(l) }()
+	if o.Out != nil {
+		fmt.Fprintf(o.Out, "serving %s at %s (Ctrl-C to stop)\n", o.Dir, s.URL)
+	}
+	return s, nil
+}
+
+// Shutdown stops accepting requests and waits (up to ctx) for those in flight.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	if serr := <-s.done; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		return serr
+	}
+	return err
+}
+
+// Run serves until ctx is cancelled (Ctrl-C), then shuts down cleanly.
+func Run(ctx context.Context, o Options) error {
+	s, err := Start(o)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-s.done:
+		return fmt.Errorf("serve: %w", err)
+	}
+	// A fresh context: the caller's is already cancelled, and open requests
+	// (a 7 MB chunk on a slow link) deserve a moment to finish.
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("serve: shutdown: %w", err)
+	}
+	return nil
+}
+
+func listenError(addr string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("cannot listen on %s: the port is in use (another serve or dev server?); pick another with --port", addr)
+	}
+	if errors.Is(err, syscall.EACCES) {
+		return fmt.Errorf("cannot listen on %s: permission denied (ports below 1024 need privileges); pick another with --port", addr)
+	}
+	return fmt.Errorf("cannot listen on %s: %w", addr, err)
+}
+
+// displayAddr is the address to print: an unspecified host (0.0.0.0, ::)
+// is shown as 127.0.0.1, which a browser on this machine can open.
+func displayAddr(a *net.TCPAddr) string {
+	host := a.IP.String()
+	if a.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return fmt.Sprintf("%s:%d", host, a.Port)
+}
