@@ -168,6 +168,9 @@ func checkRuntime(code string) error {
 	if err := checkSyntax(code, string(base.Code)); err != nil {
 		return err
 	}
+	if err := checkSpread(code); err != nil {
+		return err
+	}
 	if err := checkModules(string(base.Code)); err != nil {
 		return err
 	}
