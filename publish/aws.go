@@ -1,0 +1,144 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+)
+
+// objectStore is the part of S3 publish uses, with the SDK's own signatures so
+// that *s3.Client satisfies it and tests can put a fake (or a fault injector)
+// in its place.
+type objectStore interface {
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+	HeadObject(ctx context.Context, in *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
+	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, optFns ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error)
+}
+
+// invalidator is the part of CloudFront publish uses.
+type invalidator interface {
+	CreateInvalidation(ctx context.Context, in *cloudfront.CreateInvalidationInput, optFns ...func(*cloudfront.Options)) (*cloudfront.CreateInvalidationOutput, error)
+	GetInvalidation(ctx context.Context, in *cloudfront.GetInvalidationInput, optFns ...func(*cloudfront.Options)) (*cloudfront.GetInvalidationOutput, error)
+}
+
+var (
+	_ objectStore = (*s3.Client)(nil)
+	_ invalidator = (*cloudfront.Client)(nil)
+)
+
+// LoadAWSConfig loads the SDK's default chain with o applied and checks that
+// credentials resolve, so that a missing login is reported before any request.
+func LoadAWSConfig(ctx context.Context, o AWSOptions) (aws.Config, error) {
+	opts := []func(*config.LoadOptions) error{
+		config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(o.RequestTimeout)),
+		config.WithRetryMaxAttempts(o.MaxAttempts),
+	}
+	if o.Profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(o.Profile))
+	}
+	if o.Region != "" {
+		opts = append(opts, config.WithRegion(o.Region))
+	}
+	if o.EndpointURL != "" {
+		// Since s3 v1.73 the SDK adds CRC32 checksums to every upload; R2 and
+		// some MinIO versions reject them. Send checksums only where S3
+		// requires them.
+		opts = append(opts,
+			config.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
+			config.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		if o.Profile != "" {
+			return cfg, fmt.Errorf("load AWS config (profile %q): %w", o.Profile, err)
+		}
+		return cfg, fmt.Errorf("load AWS config: %w", err)
+	}
+	if cfg.Region == "" && o.EndpointURL != "" {
+		cfg.Region = "us-east-1" // S3-compatible stores accept any region
+	}
+	if cfg.Credentials == nil {
+		return cfg, errNoCredentials(nil)
+	}
+	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		return cfg, errNoCredentials(err)
+	}
+	return cfg, nil
+}
+
+func errNoCredentials(err error) error {
+	const hint = "no usable AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, " +
+		"choose a profile (--profile or AWS_PROFILE; run `aws sso login` for SSO profiles), " +
+		"or run where a role is available (CI OIDC web identity, instance or task role)"
+	if err == nil {
+		return errors.New(hint)
+	}
+	return fmt.Errorf("%s: %w", hint, err)
+}
+
+// newS3Client builds the S3 client; without a region it asks the bucket for
+// its own, so that `--bucket` alone works.
+func newS3Client(ctx context.Context, cfg aws.Config, o AWSOptions, bucket string) (*s3.Client, error) {
+	opt := func(so *s3.Options) {
+		if o.EndpointURL != "" {
+			so.BaseEndpoint = aws.String(o.EndpointURL)
+		}
+		so.UsePathStyle = o.PathStyle
+	}
+	if cfg.Region == "" {
+		region, err := manager.GetBucketRegion(ctx, s3.NewFromConfig(cfg, opt, func(so *s3.Options) { so.Region = "us-east-1" }), bucket)
+		if err != nil {
+			return nil, fmt.Errorf("no AWS region set (--region or AWS_REGION) and the region of bucket %q is unknown: %w",
+				bucket, describeS3Error(bucket, "", err))
+		}
+		cfg.Region = region
+	}
+	return s3.NewFromConfig(cfg, opt), nil
+}
+
+// describeS3Error turns the errors people meet first into one clear sentence,
+// keeping the SDK error wrapped for detail.
+func describeS3Error(bucket, key string, err error) error {
+	loc := "s3://" + bucket + "/" + key
+	var ae smithy.APIError
+	code := ""
+	if errors.As(err, &ae) {
+		code = ae.ErrorCode()
+	}
+	var re *awshttp.ResponseError
+	status := 0
+	if errors.As(err, &re) {
+		status = re.HTTPStatusCode()
+	}
+	switch {
+	case code == "NoSuchBucket", code == "NotFound" && key == "":
+		return fmt.Errorf("bucket %q does not exist (check --bucket, --region and --endpoint-url): %w", bucket, err)
+	case code == "InvalidAccessKeyId", code == "SignatureDoesNotMatch", code == "ExpiredToken",
+		code == "InvalidToken", code == "TokenRefreshRequired":
+		return fmt.Errorf("%s: the credentials were rejected (%s): %w", loc, code, err)
+	case code == "AccessDenied", code == "AllAccessDisabled", status == http.StatusForbidden:
+		return fmt.Errorf("%s: access denied: publishing needs s3:ListBucket, s3:GetObject, s3:PutObject and s3:DeleteObject: %w", loc, err)
+	}
+	return fmt.Errorf("%s: %w", loc, err)
+}
+
+// isNotFound reports a missing key (HEAD answers a bare 404).
+func isNotFound(err error) bool {
+	var ae smithy.APIError
+	if errors.As(err, &ae) && (ae.ErrorCode() == "NotFound" || ae.ErrorCode() == "NoSuchKey") {
+		return true
+	}
+	var re *awshttp.ResponseError
+	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound
+}

@@ -1,0 +1,179 @@
+package publish
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// fakeStore is an in-memory objectStore with knobs to fail the Nth request
+// (before or after it takes effect) and to run code at the Nth request.
+type fakeStore struct {
+	mu      sync.Mutex
+	objects map[string]*fakeObject
+	calls   int
+	ops     []string // "put key", "delete key", ... in order
+	failAt  int      // fail call number failAt (1-based); 0: never
+	// failAfter makes the failing call take effect first (a lost response).
+	failAfter bool
+	onCall    func(n int)
+	pageSize  int
+}
+
+type fakeObject struct {
+	data   []byte
+	ct, cc string
+	meta   map[string]string
+	etag   string
+}
+
+var errInjected = errors.New("injected failure")
+
+func newFakeStore() *fakeStore { return &fakeStore{objects: map[string]*fakeObject{}, pageSize: 1000} }
+
+// call counts a request and says whether to fail it, before or after.
+func (f *fakeStore) call(ctx context.Context, op string) (failBefore, failAfter bool, err error) {
+	f.mu.Lock()
+	f.calls++
+	n := f.calls
+	hook := f.onCall
+	f.mu.Unlock()
+	if hook != nil {
+		hook(n)
+	}
+	if err := ctx.Err(); err != nil {
+		return false, false, err
+	}
+	if n == f.failAt {
+		return !f.failAfter, f.failAfter, nil
+	}
+	return false, false, nil
+}
+
+func (f *fakeStore) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	if fb, fa, err := f.call(ctx, "list"); err != nil || fb || fa { // reads: no effect to keep
+		return nil, errors.Join(err, errInjected)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var keys []string
+	for k := range f.objects {
+		if strings.HasPrefix(k, aws.ToString(in.Prefix)) && k > aws.ToString(in.ContinuationToken) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	out := &s3.ListObjectsV2Output{}
+	if len(keys) > f.pageSize {
+		keys = keys[:f.pageSize]
+		out.IsTruncated, out.NextContinuationToken = aws.Bool(true), aws.String(keys[len(keys)-1])
+	}
+	for _, k := range keys {
+		o := f.objects[k]
+		out.Contents = append(out.Contents, types.Object{Key: aws.String(k), Size: aws.Int64(int64(len(o.data))), ETag: aws.String(`"` + o.etag + `"`)})
+	}
+	return out, nil
+}
+
+func (f *fakeStore) HeadObject(ctx context.Context, in *s3.HeadObjectInput, _ ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
+	if fb, fa, err := f.call(ctx, "head"); err != nil || fb || fa { // reads: no effect to keep
+		return nil, errors.Join(err, errInjected)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	o, ok := f.objects[aws.ToString(in.Key)]
+	if !ok {
+		return nil, &types.NotFound{}
+	}
+	return &s3.HeadObjectOutput{ContentType: aws.String(o.ct), CacheControl: aws.String(o.cc), Metadata: o.meta,
+		ETag: aws.String(`"` + o.etag + `"`), ContentLength: aws.Int64(int64(len(o.data)))}, nil
+}
+
+func (f *fakeStore) GetObject(ctx context.Context, in *s3.GetObjectInput, _ ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	if fb, fa, err := f.call(ctx, "get"); err != nil || fb || fa { // reads: no effect to keep
+		return nil, errors.Join(err, errInjected)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	o, ok := f.objects[aws.ToString(in.Key)]
+	if !ok {
+		return nil, &types.NoSuchKey{}
+	}
+	return &s3.GetObjectOutput{Body: io.NopCloser(bytes.NewReader(o.data))}, nil
+}
+
+func (f *fakeStore) PutObject(ctx context.Context, in *s3.PutObjectInput, _ ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	fb, fa, err := f.call(ctx, "put")
+	if err != nil || fb {
+		return nil, errors.Join(err, errInjected)
+	}
+	data, err := io.ReadAll(in.Body)
+	if err != nil {
+		return nil, err
+	}
+	sum := md5.Sum(data)
+	o := &fakeObject{data: data, ct: aws.ToString(in.ContentType), cc: aws.ToString(in.CacheControl),
+		meta: in.Metadata, etag: hex.EncodeToString(sum[:])}
+	f.mu.Lock()
+	f.objects[aws.ToString(in.Key)] = o
+	f.ops = append(f.ops, "put "+aws.ToString(in.Key))
+	f.mu.Unlock()
+	if fa {
+		return nil, errInjected
+	}
+	return &s3.PutObjectOutput{ETag: aws.String(`"` + o.etag + `"`)}, nil
+}
+
+func (f *fakeStore) DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, _ ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error) {
+	fb, fa, err := f.call(ctx, "delete")
+	if err != nil || fb {
+		return nil, errors.Join(err, errInjected)
+	}
+	if len(in.Delete.Objects) > deleteBatch {
+		return nil, errors.New("MalformedXML: more than 1000 keys")
+	}
+	f.mu.Lock()
+	for _, id := range in.Delete.Objects {
+		delete(f.objects, aws.ToString(id.Key))
+		f.ops = append(f.ops, "delete "+aws.ToString(id.Key))
+	}
+	f.mu.Unlock()
+	if fa {
+		return nil, errInjected
+	}
+	return &s3.DeleteObjectsOutput{}, nil
+}
+
+// get returns an object's content, or nil.
+func (f *fakeStore) get(key string) *fakeObject {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.objects[key]
+}
+
+func (f *fakeStore) keys() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for k := range f.objects {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (f *fakeStore) reset() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls, f.failAt, f.failAfter, f.onCall, f.ops = 0, 0, false, nil, nil
+}

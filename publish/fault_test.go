@@ -1,0 +1,122 @@
+package publish
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+)
+
+func (f *fakeStore) clone() *fakeStore {
+	c := newFakeStore()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for k, o := range f.objects {
+		c.objects[k] = o
+	}
+	return c
+}
+
+// checkWhole checks the invariant interruption must keep: the live entry
+// page is one release's page and every asset it references exists.
+func checkWhole(t *testing.T, store *fakeStore, prefix string, bakes ...testBake) {
+	t.Helper()
+	idx := store.get(prefix + "index.html")
+	if idx == nil {
+		t.Fatal("no live index.html")
+	}
+	known := false
+	for _, b := range bakes {
+		known = known || b.files()["index.html"] == string(idx.data)
+	}
+	if !known {
+		t.Errorf("live index.html is no release's page:\n%s", idx.data)
+	}
+	for _, p := range referenced(idx.data) {
+		if store.get(prefix+p) == nil {
+			t.Errorf("live index.html references %s, which is missing", p)
+		}
+	}
+}
+
+// siteKeys lists the keys outside the state directory.
+func siteKeys(store *fakeStore) string {
+	var out []string
+	for _, k := range store.keys() {
+		if !strings.Contains(k, releasesDir) {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n")
+}
+
+// TestFaultInjection fails every request of a publish in turn, before and
+// after it takes effect, and cancels the run at every request: each time the
+// site stays whole, and running the same publish again completes it, leaving
+// exactly what an undisturbed run leaves.
+func TestFaultInjection(t *testing.T) {
+	v1 := testBake{basePath: "/agents", version: "1"}
+	v2 := testBake{basePath: "/agents", version: "2"}
+	dir1, dir2 := v1.write(t), v2.write(t)
+	keep1 := func(o *Options) { o.KeepReleases = 1; o.Concurrency = 2 }
+
+	base := newFakeStore()
+	mustPublish(t, base, dir1, keep1)
+	clean := base.clone()
+	mustPublish(t, clean, dir2, keep1)
+	want, total := siteKeys(clean), clean.calls
+	if total < 6 {
+		t.Fatalf("a changed publish made only %d requests", total)
+	}
+
+	type fault struct {
+		name  string
+		setup func(s *fakeStore, cancel context.CancelFunc)
+	}
+	var faults []fault
+	for n := 1; n <= total; n++ {
+		faults = append(faults,
+			fault{fmt.Sprintf("request %d fails", n), func(s *fakeStore, _ context.CancelFunc) { s.failAt = n }},
+			fault{fmt.Sprintf("request %d takes effect, then fails", n), func(s *fakeStore, _ context.CancelFunc) { s.failAt, s.failAfter = n, true }},
+			fault{fmt.Sprintf("cancel at request %d", n), func(s *fakeStore, cancel context.CancelFunc) {
+				s.onCall = func(i int) {
+					if i == n {
+						cancel()
+					}
+				}
+			}},
+		)
+	}
+	for _, f := range faults {
+		t.Run(f.name, func(t *testing.T) {
+			store := base.clone()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			f.setup(store, cancel)
+			o := Options{Bucket: "site", Dir: dir2, clients: &testClients{store: store}}
+			keep1(&o)
+			_, err := Run(ctx, o)
+			if err == nil {
+				t.Errorf("the run succeeded despite the fault")
+			}
+			checkWhole(t, store, "agents/", v1, v2)
+
+			store.reset()
+			mustPublish(t, store, dir2, keep1)
+			checkWhole(t, store, "agents/", v2)
+			checkSite(t, store, "agents/", v2)
+			if got := siteKeys(store); got != want {
+				t.Errorf("after the re-run the bucket holds\n%s\nwant\n%s", got, want)
+			}
+			if n := countRecords(store, "agents/"); n != 1 {
+				t.Errorf("%d release records, want 1", n)
+			}
+			store.reset()
+			if rep := mustPublish(t, store, dir2, keep1); !rep.Result.UpToDate {
+				t.Errorf("a third run is not up to date: %+v", rep.Plan)
+			}
+		})
+	}
+}

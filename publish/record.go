@@ -1,0 +1,155 @@
+package publish
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/studiobake/studiobake/build"
+)
+
+const recordSchema = 1
+
+// releasesDir holds one record per release, relative to the prefix. The edge
+// gates refuse to serve build.StateDir, so records are never public.
+const releasesDir = build.StateDir + "/releases/"
+
+// Release is the record of one publish (or rollback), stored as JSON at
+// <prefix>_studiobake/releases/<id>.json. It is written twice: before the
+// entry page switches readers to the release (so that retention already
+// protects its files) and, with Complete set, after invalidation. The newest
+// record also caches the remote inventory, so that a publish with nothing to
+// do costs one LIST and one GET.
+type Release struct {
+	Schema     int       `json:"schema"`
+	ID         string    `json:"id"`
+	Time       time.Time `json:"time"`
+	Studiobake string    `json:"studiobakeVersion"`
+	Studio     string    `json:"studioVersion"`
+	Commit     string    `json:"commit,omitempty"`
+	RollbackOf string    `json:"rollbackOf,omitempty"`
+	Complete   bool      `json:"complete"`
+	// Digest identifies the file set (paths, contents, headers): a publish
+	// of the same bake finds the same digest and makes no new release.
+	Digest       string      `json:"digest"`
+	Files        []FileState `json:"files"`
+	Invalidate   []string    `json:"invalidate,omitempty"`
+	Invalidation string      `json:"invalidation,omitempty"`
+	// Entries hold the content of the unhashed files: they are overwritten
+	// by later releases, and a rollback must be able to write them back.
+	Entries  map[string][]byte `json:"entries"`
+	Manifest *build.Manifest   `json:"manifest,omitempty"`
+	// Retained lists the earlier releases whose files are kept, newest first.
+	Retained []RetainedRelease `json:"retained,omitempty"`
+	// Objects caches what studiobake knows about its objects (by path), as
+	// of the record's writing; an entry is trusted only while the listed ETag
+	// and size still match.
+	Objects map[string]ObjectState `json:"objects,omitempty"`
+	// Foreign caches objects known not to be studiobake's (path to ETag).
+	Foreign map[string]string `json:"foreign,omitempty"`
+}
+
+// FileState is one file of a release.
+type FileState struct {
+	Path         string `json:"path"`
+	Size         int64  `json:"size"`
+	SHA256       string `json:"sha256"`
+	ContentType  string `json:"contentType"`
+	CacheControl string `json:"cacheControl"`
+	Phase        Phase  `json:"phase"`
+}
+
+// RetainedRelease names an earlier release and the paths it references.
+type RetainedRelease struct {
+	ID    string   `json:"id"`
+	Paths []string `json:"paths"`
+}
+
+// ObjectState is what studiobake last saw of one of its objects.
+type ObjectState struct {
+	ETag         string `json:"etag"`
+	Size         int64  `json:"size"`
+	SHA256       string `json:"sha256"`
+	ContentType  string `json:"contentType"`
+	CacheControl string `json:"cacheControl"`
+}
+
+func recordKey(prefix, id string) string { return prefix + releasesDir + id + ".json" }
+
+// releaseIDFromKey returns the id of a record key (relative to the prefix).
+func releaseIDFromKey(rel string) (string, bool) {
+	id, ok := strings.CutPrefix(rel, releasesDir)
+	if !ok || strings.Contains(id, "/") {
+		return "", false
+	}
+	return strings.CutSuffix(id, ".json")
+}
+
+// newReleaseID makes an id that sorts by time and after newest, so that the
+// newest record is the greatest key even when the clock steps back.
+func newReleaseID(now time.Time, newest string) string {
+	const layout = "20060102T150405.000Z"
+	t := now.UTC()
+	if newest != "" {
+		if prev, err := time.Parse(layout, strings.SplitN(newest, "-", 2)[0]); err == nil && !t.After(prev) {
+			t = prev.Add(time.Millisecond)
+		}
+	}
+	var r [3]byte
+	_, _ = rand.Read(r[:])
+	return t.Format(layout) + "-" + hex.EncodeToString(r[:])
+}
+
+// fileStates describes local files as a release records them.
+func fileStates(files []LocalFile) []FileState {
+	out := make([]FileState, len(files))
+	for i, f := range files {
+		out[i] = FileState{Path: f.Path, Size: f.Size, SHA256: f.SHA256, ContentType: f.ContentType,
+			CacheControl: f.CacheControl, Phase: f.Phase}
+	}
+	return out
+}
+
+// digestOf identifies a file set; order does not matter.
+func digestOf(files []FileState) string {
+	lines := make([]string, len(files))
+	for i, f := range files {
+		lines[i] = strings.Join([]string{f.Path, f.SHA256, f.ContentType, f.CacheControl}, "\t")
+	}
+	sort.Strings(lines)
+	sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))
+	return hex.EncodeToString(sum[:])
+}
+
+func (r *Release) encode() ([]byte, error) {
+	b, err := json.MarshalIndent(r, "", " ")
+	if err != nil {
+		return nil, fmt.Errorf("encode release %s: %w", r.ID, err)
+	}
+	return b, nil
+}
+
+func decodeRelease(key string, b []byte) (*Release, error) {
+	var r Release
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("read release record %s: %w", key, err)
+	}
+	if r.Schema != recordSchema {
+		return nil, fmt.Errorf("read release record %s: schema %d, this studiobake reads %d", key, r.Schema, recordSchema)
+	}
+	return &r, nil
+}
+
+// paths lists the paths of a release's files.
+func (r *Release) paths() []string {
+	out := make([]string, len(r.Files))
+	for i, f := range r.Files {
+		out[i] = f.Path
+	}
+	return out
+}

@@ -1,0 +1,187 @@
+package publish
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/schollz/progressbar/v3"
+)
+
+// Requests counts the requests of each kind a run made (SDK retries of one
+// call count once; the server's access log sees every attempt).
+type Requests struct {
+	List         int64 `json:"list"`
+	Head         int64 `json:"head"`
+	Get          int64 `json:"get"`
+	Put          int64 `json:"put"`
+	Delete       int64 `json:"delete"`
+	Invalidation int64 `json:"invalidation"`
+}
+
+// countingStore counts requests and the bytes sent by successful PUTs.
+type countingStore struct {
+	objectStore
+	n     *Requests
+	bytes atomic.Int64
+}
+
+func (c *countingStore) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, f ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+	atomic.AddInt64(&c.n.List, 1)
+	return c.objectStore.ListObjectsV2(ctx, in, f...)
+}
+
+func (c *countingStore) HeadObject(ctx context.Context, in *s3.HeadObjectInput, f ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
+	atomic.AddInt64(&c.n.Head, 1)
+	return c.objectStore.HeadObject(ctx, in, f...)
+}
+
+func (c *countingStore) GetObject(ctx context.Context, in *s3.GetObjectInput, f ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	atomic.AddInt64(&c.n.Get, 1)
+	return c.objectStore.GetObject(ctx, in, f...)
+}
+
+func (c *countingStore) PutObject(ctx context.Context, in *s3.PutObjectInput, f ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	atomic.AddInt64(&c.n.Put, 1)
+	out, err := c.objectStore.PutObject(ctx, in, f...)
+	if err == nil && in.ContentLength != nil {
+		c.bytes.Add(*in.ContentLength)
+	}
+	return out, err
+}
+
+func (c *countingStore) DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, f ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error) {
+	atomic.AddInt64(&c.n.Delete, 1)
+	return c.objectStore.DeleteObjects(ctx, in, f...)
+}
+
+// Result says what a run did.
+type Result struct {
+	Release      string        `json:"release,omitempty"`
+	UpToDate     bool          `json:"upToDate"`
+	Uploaded     int           `json:"uploaded"`
+	Deleted      int           `json:"deleted"`
+	Invalidation string        `json:"invalidation,omitempty"`
+	Invalidated  []string      `json:"invalidated,omitempty"`
+	Requests     Requests      `json:"requests"`
+	BytesSent    int64         `json:"bytesSent"`
+	Duration     time.Duration `json:"-"`
+	Seconds      float64       `json:"seconds"`
+}
+
+// Report is the --json output of publish and rollback.
+type Report struct {
+	Bucket   string   `json:"bucket"`
+	Prefix   string   `json:"prefix"`
+	DryRun   bool     `json:"dryRun"`
+	Release  string   `json:"release,omitempty"`
+	Plan     *Changes `json:"plan"`
+	Result   *Result  `json:"result"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// reporter writes human output: phase lines, -v action lines, a progress bar
+// on a terminal, and one summary line.
+type reporter struct {
+	w       io.Writer
+	verbose bool
+	bar     bool
+	mu      sync.Mutex
+	cur     *progressbar.ProgressBar
+	files   int
+	done    int
+}
+
+func newReporter(o *Options) *reporter {
+	w := o.Stdout
+	if o.JSON {
+		w = o.Stderr // stdout carries the JSON report only
+	}
+	return &reporter{w: w, verbose: o.Verbose, bar: o.Progress && !o.Verbose}
+}
+
+func (r *reporter) linef(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprintf(r.w, format+"\n", args...)
+}
+
+func (r *reporter) verbosef(format string, args ...any) {
+	if r.verbose {
+		r.linef(format, args...)
+	}
+}
+
+// startUploads opens a phase of uploads.
+func (r *reporter) startUploads(files int, bytes int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.files, r.done = files, 0
+	if r.bar && files > 0 {
+		r.cur = progressbar.NewOptions64(bytes, progressbar.OptionSetWriter(r.w),
+			progressbar.OptionShowBytes(true), progressbar.OptionSetWidth(30),
+			progressbar.OptionThrottle(80*time.Millisecond), progressbar.OptionClearOnFinish(),
+			progressbar.OptionSetDescription(fmt.Sprintf("uploading 0/%d files", files)))
+	}
+}
+
+func (r *reporter) uploaded(a Action) {
+	r.mu.Lock()
+	r.done++
+	if r.cur != nil {
+		r.cur.Describe(fmt.Sprintf("uploading %d/%d files", r.done, r.files))
+		_ = r.cur.Add64(a.Size)
+	}
+	r.mu.Unlock()
+	r.verbosef("upload %s (%s, %s)", a.Path, a.Reason, humanBytes(a.Size))
+}
+
+func (r *reporter) endUploads() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cur != nil {
+		_ = r.cur.Finish()
+		r.cur = nil
+	}
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f kB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// printPlan lists every action with its reason (dry runs and -v).
+func (r *reporter) printPlan(c *Changes) {
+	for _, group := range []struct {
+		verb string
+		acts []Action
+	}{{"upload", c.Uploads}, {"unchanged", c.Unchanged}, {"keep", c.Kept}, {"delete", c.Deletes},
+		{"defer delete", c.Deferred}, {"leave", c.Foreign}, {"conflict", c.Conflicts}} {
+		for _, a := range group.acts {
+			if a.Release != "" {
+				r.linef("%s %s (%s %s)", group.verb, a.Path, a.Reason, a.Release)
+			} else {
+				r.linef("%s %s (%s)", group.verb, a.Path, a.Reason)
+			}
+		}
+	}
+	for _, p := range c.Invalidate {
+		r.linef("invalidate %s", p)
+	}
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,333 @@
+package publish
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func publishFake(t *testing.T, store *fakeStore, dir string, mods ...func(*Options)) (*Report, error) {
+	t.Helper()
+	o := Options{Bucket: "site", Dir: dir, Version: "test", clients: &testClients{store: store}}
+	for _, m := range mods {
+		m(&o)
+	}
+	return Run(context.Background(), o)
+}
+
+func mustPublish(t *testing.T, store *fakeStore, dir string, mods ...func(*Options)) *Report {
+	t.Helper()
+	rep, err := publishFake(t, store, dir, mods...)
+	if err != nil {
+		t.Fatalf("publish %s: %v", dir, err)
+	}
+	return rep
+}
+
+func TestPublishFirstRepublishAndChange(t *testing.T) {
+	store := newFakeStore()
+	v1 := testBake{basePath: "/agents", version: "1"}
+	rep := mustPublish(t, store, v1.write(t))
+	if got, want := len(rep.Plan.Uploads), len(v1.files()); got != want {
+		t.Fatalf("first publish uploaded %d files, want %d", got, want)
+	}
+	checkSite(t, store, "agents/", v1)
+	checkOrder(t, store.ops, "agents/")
+
+	store.reset()
+	rep = mustPublish(t, store, v1.write(t)) // a fresh bake of the same input
+	if !rep.Result.UpToDate || rep.Result.Requests != (Requests{List: 1, Get: 1}) {
+		t.Errorf("no-change republish: upToDate %v, requests %+v; want up to date with 1 list and 1 get",
+			rep.Result.UpToDate, rep.Result.Requests)
+	}
+
+	store.reset()
+	v2 := testBake{basePath: "/agents", version: "2"}
+	rep = mustPublish(t, store, v2.write(t))
+	var up []string
+	for _, a := range rep.Plan.Uploads {
+		up = append(up, a.Path+" "+string(a.Reason))
+	}
+	want := []string{hashName("index", ".js", "import './vendor.js'; console.log('studio 2');\n") + " new",
+		hashName("style", ".css", "2") + " new", "index.html content changed"}
+	if strings.Join(up, ",") != strings.Join(want, ",") {
+		t.Errorf("changed build uploads %q, want %q", up, want)
+	}
+	if rep.Result.Requests.Put != 5 { // 3 files and the record twice
+		t.Errorf("changed build: %d puts, want 5", rep.Result.Requests.Put)
+	}
+	checkSite(t, store, "agents/", v2)
+	checkOrder(t, store.ops, "agents/")
+}
+
+// checkSite checks that every file of b is live with its headers and mark.
+func checkSite(t *testing.T, store *fakeStore, prefix string, b testBake) {
+	t.Helper()
+	for p, content := range b.files() {
+		o := store.get(prefix + p)
+		if o == nil {
+			t.Errorf("%s missing", p)
+			continue
+		}
+		if string(o.data) != content {
+			t.Errorf("%s has other content", p)
+		}
+		wantCC := "public, max-age=0, must-revalidate"
+		if strings.HasPrefix(p, "assets/") {
+			wantCC = "public, max-age=31536000, immutable"
+		}
+		if o.cc != wantCC || o.ct != contentTypeFor(p) || o.meta[metaSHA256] == "" || o.meta[metaPrefix] != "/"+prefix {
+			t.Errorf("%s: Cache-Control %q Content-Type %q metadata %v", p, o.cc, o.ct, o.meta)
+		}
+	}
+}
+
+// checkOrder checks that no entry page is written before the assets and the
+// pending release record of the same run.
+func checkOrder(t *testing.T, ops []string, prefix string) {
+	t.Helper()
+	sawEntry, sawRecord := false, false
+	for _, op := range ops {
+		switch {
+		case op == "put "+prefix+"index.html":
+			sawEntry = true
+			if !sawRecord {
+				t.Errorf("index.html written before the release record: %q", ops)
+			}
+		case strings.HasPrefix(op, "put "+prefix+releasesDir):
+			sawRecord = true
+		case strings.HasPrefix(op, "put "+prefix+"assets/") && sawEntry:
+			t.Errorf("asset written after index.html: %q", ops)
+		}
+	}
+}
+
+func TestRetentionAcrossFourReleases(t *testing.T) {
+	store := newFakeStore()
+	var bakes []testBake
+	for i := 1; i <= 4; i++ {
+		b := testBake{version: string(rune('0' + i))}
+		bakes = append(bakes, b)
+		mustPublish(t, store, b.write(t))
+	}
+	// With 3 kept releases, release 1's own assets are gone, 2 to 4 stay.
+	for i, b := range bakes {
+		for p := range b.files() {
+			if !strings.HasPrefix(p, "assets/") {
+				continue
+			}
+			exists := store.get(p) != nil
+			shared := strings.Contains(p, "vendor")
+			if want := i > 0 || shared; exists != want {
+				t.Errorf("release %d asset %s exists=%v, want %v", i+1, p, exists, want)
+			}
+		}
+	}
+	if n := countRecords(store, ""); n != 3 {
+		t.Errorf("%d release records, want 3", n)
+	}
+}
+
+func countRecords(store *fakeStore, prefix string) int {
+	n := 0
+	for _, k := range store.keys() {
+		if strings.HasPrefix(k, prefix+releasesDir) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestRollback(t *testing.T) {
+	store := newFakeStore()
+	bakes := []testBake{{version: "1"}, {version: "2"}, {version: "3"}}
+	for _, b := range bakes {
+		mustPublish(t, store, b.write(t))
+	}
+	o := Options{Bucket: "site", clients: &testClients{store: store}, KeepReleases: 5}
+	rollback := func(to string) *Report {
+		t.Helper()
+		o.To = to
+		rep, err := Rollback(context.Background(), o)
+		if err != nil {
+			t.Fatalf("rollback: %v", err)
+		}
+		return rep
+	}
+	rollback("")
+	checkSite(t, store, "", bakes[1])
+	rollback("") // back again: from the original of the live rollback
+	checkSite(t, store, "", bakes[0])
+	if _, err := Rollback(context.Background(), o); err == nil || !strings.Contains(err.Error(), "no earlier release") {
+		t.Errorf("rollback past the first release: %v", err)
+	}
+	rels, err := Releases(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rels) != 5 || !rels[0].Live || rels[0].RollbackOf == "" {
+		t.Errorf("releases after two rollbacks: %+v", rels)
+	}
+	rollback(rels[2].ID) // release 3, by id
+	checkSite(t, store, "", bakes[2])
+}
+
+func TestRollbackRefusesWhenAssetsAreGone(t *testing.T) {
+	store := newFakeStore()
+	for _, v := range []string{"1", "2"} {
+		mustPublish(t, store, testBake{version: v}.write(t), func(o *Options) { o.KeepReleases = 1 })
+	}
+	// Keep 1: the record of release 1 is gone too, so there is nothing to go back to.
+	_, err := Rollback(context.Background(), Options{Bucket: "site", clients: &testClients{store: store}})
+	if err == nil {
+		t.Fatal("rollback with one kept release succeeded")
+	}
+}
+
+func TestForeignObjects(t *testing.T) {
+	store := newFakeStore()
+	store.objects["agents/robots.txt"] = &fakeObject{data: []byte("x"), etag: "1"}
+	v1 := testBake{basePath: "/agents", version: "1"}
+	rep := mustPublish(t, store, v1.write(t))
+	if len(rep.Plan.Foreign) != 1 || rep.Plan.Foreign[0].Path != "robots.txt" {
+		t.Errorf("foreign = %+v", rep.Plan.Foreign)
+	}
+	for _, v := range []string{"2", "3", "4", "5"} {
+		mustPublish(t, store, testBake{basePath: "/agents", version: v}.write(t), func(o *Options) { o.KeepReleases = 1 })
+	}
+	if store.get("agents/robots.txt") == nil {
+		t.Error("a foreign object was deleted")
+	}
+
+	// A foreign object where the release needs to write is refused, unless forced.
+	store.objects["agents/index.html"] = &fakeObject{data: []byte("theirs"), etag: "2"}
+	store.reset()
+	_, err := publishFake(t, store, v1.write(t))
+	if err == nil || !strings.Contains(err.Error(), "did not upload") || len(store.ops) > 0 {
+		t.Errorf("overwrite of a foreign index.html: err %v, ops %q", err, store.ops)
+	}
+	mustPublish(t, store, v1.write(t), func(o *Options) { o.Force = true })
+	checkSite(t, store, "agents/", v1)
+}
+
+func TestBucketRootWithOtherObjects(t *testing.T) {
+	store := newFakeStore()
+	store.objects["backups/db.sql"] = &fakeObject{data: []byte("x"), etag: "1"}
+	dir := testBake{version: "1"}.write(t)
+	if _, err := publishFake(t, store, dir); err == nil || !strings.Contains(err.Error(), "bucket root") {
+		t.Fatalf("first publish into a used bucket root: %v", err)
+	}
+	if len(store.ops) > 0 {
+		t.Fatalf("refused publish changed the bucket: %q", store.ops)
+	}
+	mustPublish(t, store, dir, func(o *Options) { o.Force = true })
+	// Later publishes need no --force: the root is the site's now.
+	mustPublish(t, store, testBake{version: "2"}.write(t))
+}
+
+func TestRootSiteLeavesNestedSiteAlone(t *testing.T) {
+	store := newFakeStore()
+	nested := testBake{basePath: "/agents", version: "n"}
+	mustPublish(t, store, nested.write(t))
+	for _, v := range []string{"1", "2", "3"} {
+		mustPublish(t, store, testBake{version: v}.write(t), func(o *Options) { o.KeepReleases = 1; o.Force = true })
+	}
+	checkSite(t, store, "agents/", nested)
+}
+
+func TestDryRunChangesNothing(t *testing.T) {
+	store := newFakeStore()
+	var out bytes.Buffer
+	rep := mustPublish(t, store, testBake{version: "1"}.write(t), func(o *Options) {
+		o.DryRun, o.JSON, o.Stdout, o.Stderr = true, true, &out, &out
+	})
+	if len(store.keys()) != 0 || rep.Result.Requests.Put != 0 {
+		t.Errorf("dry run wrote %q", store.keys())
+	}
+	if len(rep.Plan.Uploads) == 0 || !strings.Contains(out.String(), "upload index.html (new)") {
+		t.Errorf("dry run plan not shown: %s", out.String())
+	}
+}
+
+func TestMaxDeletesDefersTheRest(t *testing.T) {
+	store := newFakeStore()
+	mustPublish(t, store, testBake{version: "1"}.write(t))
+	rep := mustPublish(t, store, testBake{version: "2"}.write(t), func(o *Options) { o.KeepReleases = 1; o.MaxDeletes = 1 })
+	if len(rep.Plan.Deletes) != 1 || len(rep.Plan.Deferred) != 1 {
+		t.Fatalf("deletes %v deferred %v", rep.Plan.Deletes, rep.Plan.Deferred)
+	}
+	rep = mustPublish(t, store, testBake{version: "2"}.write(t), func(o *Options) { o.KeepReleases = 1 })
+	if len(rep.Plan.Deletes) != 1 || rep.Result.Requests.Put != 0 {
+		t.Errorf("the next run should delete the deferred object and upload nothing: %+v %+v", rep.Plan, rep.Result.Requests)
+	}
+}
+
+func TestListPagination(t *testing.T) {
+	store := newFakeStore()
+	store.pageSize = 2
+	b := testBake{version: "1"}
+	mustPublish(t, store, b.write(t))
+	rep := mustPublish(t, store, b.write(t))
+	if !rep.Result.UpToDate || rep.Result.Requests.List < 3 {
+		t.Errorf("paged listing: %+v", rep.Result)
+	}
+}
+
+func TestJSONReport(t *testing.T) {
+	store := newFakeStore()
+	var out, errOut bytes.Buffer
+	dir := testBake{version: "1"}.write(t)
+	rep := mustPublish(t, store, dir, func(o *Options) { o.JSON, o.Stdout, o.Stderr = true, &out, &errOut })
+	if err := writeJSON(&out, rep); err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	if err := json.Unmarshal(out.Bytes(), &back); err != nil {
+		t.Fatalf("report is not JSON: %v\n%s", err, out.String())
+	}
+	res := back["result"].(map[string]any)
+	if res["bytesSent"].(float64) == 0 || res["requests"].(map[string]any)["put"].(float64) == 0 {
+		t.Errorf("result = %v", res)
+	}
+	if !strings.Contains(errOut.String(), "release ") {
+		t.Errorf("summary line missing from stderr: %q", errOut.String())
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		desc, bucket, prefix, wantErr, wantBucket, wantPrefix string
+	}{
+		{desc: "plain bucket", bucket: "my-studio", wantBucket: "my-studio"},
+		{desc: "s3 URL with a prefix", bucket: "s3://my-studio/agents", wantBucket: "my-studio", wantPrefix: "agents/"},
+		{desc: "no bucket", wantErr: "no bucket"},
+		{desc: "a path in the bucket", bucket: "a/b", wantErr: `invalid --bucket "a/b"`},
+		{desc: "dot-dot prefix", bucket: "b", prefix: "../x", wantErr: "invalid --prefix"},
+		{desc: "state dir prefix", bucket: "b", prefix: "_studiobake", wantErr: "state directory"},
+		{desc: "root prefix", bucket: "b", prefix: "/", wantBucket: "b", wantPrefix: ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			o := Options{Bucket: tc.bucket, Prefix: tc.prefix}
+			err := o.Validate()
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.Bucket != tc.wantBucket || o.prefixFor("/ignored-when-set") != tc.wantPrefix && tc.prefix+tc.wantPrefix != "" {
+				t.Errorf("bucket %q prefix %q", o.Bucket, o.prefixFor("/x"))
+			}
+			if o.KeepReleases != 3 || o.MaxDeletes != 256 || o.Concurrency != 16 || o.AWS.RequestTimeout != 5*time.Minute {
+				t.Errorf("defaults not applied: %+v", o)
+			}
+		})
+	}
+}
