@@ -1,18 +1,210 @@
 package main
 
 import (
-	"errors"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
 
+	"github.com/studiobake/studiobake/build"
+	"github.com/studiobake/studiobake/env"
 	"github.com/urfave/cli/v2"
 )
 
 // buildFlags are build's flags; publish reuses them to bake before uploading.
-func buildFlags() []cli.Flag { return append([]cli.Flag{}, edgeFlags()...) }
-
-// bakeFromContext runs a bake from build's flags and returns the output directory.
-func bakeFromContext(c *cli.Context) (string, error) { return "", errors.New("build: not built yet") }
+func buildFlags() []cli.Flag {
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Value: "dist", EnvVars: []string{"STUDIOBAKE_OUT"},
+			Usage: "bake into `DIR` (site/ to host, manifest.json, edge/)"},
+		&cli.StringFlag{Name: "studio", EnvVars: []string{"STUDIOBAKE_STUDIO"},
+			Usage: "bake this Studio tree, mastra package directory or package .tgz at `PATH` (default: node_modules/mastra, else the registry)"},
+		&cli.StringFlag{Name: "mastra-version", EnvVars: []string{"STUDIOBAKE_MASTRA_VERSION"},
+			Usage: "fetch this mastra `VERSION` (or dist-tag) from the npm registry (default " + build.DefaultMastraVersion + " when no tree is found)"},
+		&cli.StringFlag{Name: "registry", Usage: "npm registry `URL` (default: npm's own configuration)"},
+		&cli.StringFlag{Name: "cache-dir", EnvVars: []string{"STUDIOBAKE_CACHE_DIR"},
+			Usage: "keep fetched packages in `DIR` (default: the user cache directory)"},
+		&cli.StringSliceFlag{Name: "env-file", Usage: "read MASTRA_* values from `FILE` (repeatable; a later file wins), after .env.production and .env"},
+		&cli.StringFlag{Name: "server-url", Usage: "the Mastra API as one `URL`, e.g. https://api.example.com/api (sets protocol, host, port and API prefix)"},
+		&cli.StringFlag{Name: "base-path", Usage: "serve Studio under `PATH`, e.g. /agents (MASTRA_STUDIO_BASE_PATH)"},
+		&cli.StringFlag{Name: "request-context-presets", Usage: "read request-context presets from a JSON `FILE`"},
+		&cli.StringSliceFlag{Name: "set", Usage: "set a Studio variable, `MASTRA_NAME=VALUE` (repeatable; beats the environment and .env files)"},
+		&cli.BoolFlag{Name: "strict", Usage: "fail on a placeholder studiobake does not know instead of filling it with \"\""},
+		&cli.BoolFlag{Name: "force", Usage: "replace a non-empty output directory that is not an earlier bake"},
+		&cli.BoolFlag{Name: "public-manifest", Usage: "also serve the manifest as site/" + build.PublicManifest},
+		&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but warnings and errors"},
+	}
+	return append(flags, edgeFlags()...)
+}
 
 func buildCommand() *cli.Command {
-	return &cli.Command{Name: "build", Usage: "bake Studio into a CDN-ready directory", Flags: buildFlags(),
-		Action: func(c *cli.Context) error { _, err := bakeFromContext(c); return err }}
+	return &cli.Command{
+		Name:      "build",
+		Usage:     "bake Studio into a CDN-ready directory",
+		UsageText: "studiobake build [--out dist] [--studio DIR|FILE.tgz] [--server-url URL] [--base-path /agents] [--env-file FILE]...",
+		Description: "Reads MASTRA_* values (flags, then the process environment, then --env-file files,\n" +
+			".env.production and .env), finds the Studio tree (--studio, node_modules/mastra, or the\n" +
+			"mastra package from the npm registry), and writes DIR/site (upload this), DIR/manifest.json\n" +
+			"and, with --edge, DIR/edge/.",
+		Flags: buildFlags(),
+		Action: func(c *cli.Context) error {
+			r, err := bake(c)
+			if err != nil {
+				return err
+			}
+			return reportBuild(c, c.App.Writer, r)
+		},
+	}
+}
+
+// bakeFromContext bakes with build's flags for commands that go on to use the
+// bake (publish), reporting on stderr, and returns the output directory.
+func bakeFromContext(c *cli.Context) (string, error) {
+	r, err := bake(c)
+	if err != nil {
+		return "", err
+	}
+	if !c.Bool("quiet") && !c.Bool("json") {
+		fmt.Fprintln(c.App.ErrWriter, summaryLine(r))
+	}
+	return r.Out, nil
+}
+
+func bake(c *cli.Context) (*build.Result, error) {
+	finish, err := edgeFinisher(c)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return nil, err
+	}
+	wd, _ := os.Getwd()
+	quiet := c.Bool("quiet") || c.Bool("json")
+	src, err := build.FindSource(c.Context, build.SourceOptions{
+		Studio: c.String("studio"), Dir: wd, MastraVersion: c.String("mastra-version"),
+		Registry: c.String("registry"), Environ: os.Environ(), CacheDir: c.String("cache-dir"),
+		Progress: downloadProgress(c.App.ErrWriter, quiet),
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	return build.Run(c.Context, build.Options{
+		Source: src, Out: c.String("out"),
+		Values: cfg.Values, BasePath: cfg.BasePath, APIEndpoint: cfg.APIEndpoint, APIOrigin: cfg.APIOrigin,
+		TelemetryEnabled: cfg.TelemetryEnabled,
+		Strict:           c.Bool("strict"), Force: c.Bool("force"), PublicManifest: c.Bool("public-manifest"),
+		Version: version, Finish: finish,
+		Warn: func(s string) { fmt.Fprintf(c.App.ErrWriter, "studiobake: warning: %s\n", s) },
+	})
+}
+
+// loadConfig resolves the MASTRA_* configuration from build's flags, the
+// process environment and .env files.
+func loadConfig(c *cli.Context) (*env.Config, error) {
+	flags := map[string]string{}
+	for _, kv := range c.StringSlice("set") {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, "MASTRA_") {
+			return nil, usagef("invalid --set %q: want MASTRA_NAME=VALUE", kv)
+		}
+		flags[name] = value
+	}
+	if c.IsSet("base-path") {
+		flags["MASTRA_STUDIO_BASE_PATH"] = c.String("base-path")
+	}
+	wd, _ := os.Getwd()
+	cfg, warnings, err := env.Load(env.Sources{
+		Dir: wd, EnvFiles: c.StringSlice("env-file"), Environ: os.Environ(), Flags: flags,
+		ServerURL: c.String("server-url"), PresetsFile: c.String("request-context-presets"),
+	})
+	for _, w := range warnings {
+		fmt.Fprintf(c.App.ErrWriter, "studiobake: warning: %s\n", w)
+	}
+	return cfg, err
+}
+
+func reportBuild(c *cli.Context, w io.Writer, r *build.Result) error {
+	if c.Bool("json") {
+		m := r.Manifest
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{
+			"out": r.Out, "site": r.Site, "files": r.Files, "bytes": r.Bytes,
+			"durationMs": r.Duration.Milliseconds(), "studio": m.Studio, "basePath": m.BasePath,
+			"apiEndpoint": m.APIEndpoint, "warnings": nonNil(r.Warnings),
+		})
+	}
+	if c.Bool("quiet") {
+		return nil
+	}
+	m := r.Manifest
+	base := m.BasePath
+	if base == "" {
+		base = "/ (site root)"
+	}
+	fmt.Fprintf(w, "  Studio:       %s (%s)\n", orUnknown(m.Studio.Version), m.Studio.Origin)
+	fmt.Fprintf(w, "  API endpoint: %s\n", m.APIEndpoint)
+	fmt.Fprintf(w, "  base path:    %s\n", base)
+	fmt.Fprintln(w, summaryLine(r))
+	return nil
+}
+
+func summaryLine(r *build.Result) string {
+	return fmt.Sprintf("baked %d files (%s) into %s in %s", r.Files, humanBytes(r.Bytes), r.Site,
+		r.Duration.Round(time.Millisecond))
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "version unknown"
+	}
+	return s
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// downloadProgress prints a package download's progress on a terminal.
+func downloadProgress(w io.Writer, quiet bool) func(done, total int64) {
+	if quiet || !isTerminal(w) {
+		return nil
+	}
+	last := time.Time{}
+	return func(done, total int64) {
+		if time.Since(last) < 100*time.Millisecond && done != total {
+			return
+		}
+		last = time.Now()
+		fmt.Fprintf(w, "\rfetching mastra: %s / %s", humanBytes(done), humanBytes(total))
+		if done == total {
+			fmt.Fprintln(w)
+		}
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -69,7 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:    "studiobake",
 		Usage:   "bake Mastra Studio for CDN hosting",
 		Version: version,
@@ -95,6 +95,18 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			checkCommand(),
 			versionCommand(),
 		},
+	}
+	markUsageErrors(app.Commands)
+	return app
+}
+
+// markUsageErrors makes a bad flag on any command exit 2, like the app's own.
+func markUsageErrors(cmds []*cli.Command) {
+	for _, c := range cmds {
+		if c.OnUsageError == nil {
+			c.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usageError{err} }
+		}
+		markUsageErrors(c.Subcommands)
 	}
 }
 

@@ -26,7 +26,7 @@
 //   - Empty means the default for the host, protocol, API prefix and the
 //     switches; an empty port means the protocol's port (443 for https), never
 //     a blank in the page, which Studio would read as 4111. An unset port is
-//     mastra's 4111 (with a warning when the protocol is https).
+//     mastra's 4111 for http and 443 for https.
 //   - The host is a bare name or IP; IPv6 is written in brackets ([::1])
 //     because Studio builds protocol://host:port.
 //   - The API prefix gets a leading "/" and loses trailing ones, like the

@@ -131,6 +131,11 @@ func normalise(raw, origins map[string]string) (map[string]string, error) {
 	// An empty port means the protocol's port, so the protocol comes first;
 	// if it is invalid, its own error is reported below.
 	protocol, _ := normProtocol(raw[nameProtocol])
+	if protocol == "https" && origins[namePort] == originDefault {
+		// mastra's 4111 is its local dev server's port; nobody serves that
+		// with TLS, so an https API with no port set is on 443.
+		raw[namePort] = "443"
+	}
 	values := map[string]string{}
 	var errs []error
 	for _, v := range Vars {
@@ -205,10 +210,6 @@ func endpointWarnings(values, origins map[string]string) []string {
 					name, origins[name], nameAutoDetect))
 			}
 		}
-	}
-	if !auto && cloud == "" && values[nameProtocol] == "https" && origins[namePort] == originDefault {
-		warnings = append(warnings, fmt.Sprintf("%s is not set, so Studio will call port 4111 (mastra's default) over https; set it (e.g. 443) or use --server-url",
-			namePort))
 	}
 	return warnings
 }

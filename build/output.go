@@ -1,0 +1,182 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// checkOutput refuses output directories whose replacement would destroy
+// something: the file system root, the home or working directory or one of
+// their parents, anything inside the Studio tree or holding it, and a
+// non-empty directory that is not an earlier bake (unless force). It returns
+// the absolute output path.
+func checkOutput(out, source string, force bool) (string, error) {
+	abs, err := filepath.Abs(out)
+	if err != nil {
+		return "", fmt.Errorf("output %s: %w", out, err)
+	}
+	src, err := filepath.Abs(source)
+	if err != nil {
+		return "", err
+	}
+	if real, err := filepath.EvalSymlinks(src); err == nil {
+		src = real
+	}
+	realOut := abs
+	if r, err := filepath.EvalSymlinks(abs); err == nil {
+		realOut = r
+	}
+	if within(realOut, src) || within(src, realOut) {
+		return "", fmt.Errorf("refusing output %s: it overlaps the Studio tree %s", out, source)
+	}
+	for _, keep := range protectedDirs() {
+		if within(keep, realOut) {
+			return "", fmt.Errorf("refusing output %s: replacing it would delete %s", out, keep)
+		}
+	}
+	st, err := os.Stat(abs)
+	switch {
+	case os.IsNotExist(err):
+		return abs, nil
+	case err != nil:
+		return "", fmt.Errorf("output %s: %w", out, err)
+	case !st.IsDir():
+		return "", fmt.Errorf("refusing output %s: it is a file, not a directory", out)
+	}
+	if force || isEarlierBake(abs) {
+		return abs, nil
+	}
+	return "", fmt.Errorf("refusing output %s: the directory is not empty and is not an earlier studiobake output (use --force to replace it)", out)
+}
+
+// within reports whether p is dir or inside it.
+func within(p, dir string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+func protectedDirs() []string {
+	dirs := []string{string(filepath.Separator)}
+	if h, err := os.UserHomeDir(); err == nil {
+		dirs = append(dirs, h)
+	}
+	if wd, err := os.Getwd(); err == nil {
+		dirs = append(dirs, wd)
+	}
+	for i, d := range dirs {
+		if r, err := filepath.EvalSymlinks(d); err == nil {
+			dirs[i] = r
+		}
+	}
+	return dirs
+}
+
+// isEarlierBake: empty, or only what a bake writes, with a readable manifest.
+func isEarlierBake(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	if len(entries) == 0 {
+		return true
+	}
+	for _, e := range entries {
+		switch e.Name() {
+		case SiteDir, ManifestFile, EdgeDir:
+		default:
+			return false
+		}
+	}
+	_, err = ReadManifest(dir)
+	return err == nil
+}
+
+// writeOutput writes the bake into a temporary directory beside out, runs
+// Finish on it, and only then swaps it in, so a failed or interrupted build
+// leaves the previous output as it was.
+func writeOutput(ctx context.Context, out string, site map[string][]byte, m *Manifest, o Options) (err error) {
+	parent := filepath.Dir(out)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("output %s: %w", out, err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".tmp-")
+	if err != nil {
+		return fmt.Errorf("output %s: %w", out, err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	if err := writeSite(filepath.Join(tmp, SiteDir), site); err != nil {
+		return err
+	}
+	mb, err := m.encode()
+	if err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(tmp, ManifestFile), mb); err != nil {
+		return err
+	}
+	if o.PublicManifest {
+		if err := writeFile(filepath.Join(tmp, SiteDir, PublicManifest), mb); err != nil {
+			return err
+		}
+	}
+	if o.Finish != nil {
+		if err := o.Finish(tmp, m); err != nil {
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return swap(tmp, out)
+}
+
+func writeSite(dir string, site map[string][]byte) error {
+	paths := make([]string, 0, len(site))
+	for p := range site {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	dirs := map[string]bool{}
+	for _, p := range paths {
+		d := filepath.Dir(filepath.Join(dir, filepath.FromSlash(p)))
+		if !dirs[d] {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return err
+			}
+			dirs[d] = true
+		}
+	}
+	return parallel(len(paths), func(i int) error {
+		return os.WriteFile(filepath.Join(dir, filepath.FromSlash(paths[i])), site[paths[i]], 0o644)
+	})
+}
+
+// swap replaces out with tmp: two renames, with the old output put back if
+// the second fails.
+func swap(tmp, out string) error {
+	if _, err := os.Lstat(out); os.IsNotExist(err) {
+		return os.Rename(tmp, out)
+	}
+	old := tmp + ".old"
+	if err := os.Rename(out, old); err != nil {
+		return fmt.Errorf("replace %s: %w", out, err)
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		if e := os.Rename(old, out); e != nil {
+			return fmt.Errorf("replace %s: %w (the previous output is at %s)", out, err, old)
+		}
+		return fmt.Errorf("replace %s: %w", out, err)
+	}
+	return os.RemoveAll(old)
+}

@@ -1,0 +1,1 @@
+console.log("entry 1.10");

@@ -1,0 +1,1 @@
+import "./main-W2e3R4t5.js";

@@ -1,0 +1,1 @@
+export function preload(u){return import(u)}
