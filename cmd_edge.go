@@ -1,22 +1,222 @@
 package main
 
 import (
-	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
 
 	"github.com/studiobake/studiobake/build"
+	"github.com/studiobake/studiobake/templates"
 	"github.com/urfave/cli/v2"
 )
 
 // edgeFlags are the build flags that choose and configure edge output.
-func edgeFlags() []cli.Flag { return nil }
+func edgeFlags() []cli.Flag {
+	cat := "Edge:"
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "edge", Category: cat, EnvVars: []string{"STUDIOBAKE_EDGE"},
+			Usage: "write edge configuration for `HOST` into OUT/edge/HOST: cloudfront, netlify, cloudflare, nginx (repeatable)"},
+		&cli.StringSliceFlag{Name: "auth", Category: cat, EnvVars: []string{"STUDIOBAKE_AUTH"},
+			Usage: "gate Studio in the CloudFront Function with `MODE`: basic, cookie, ip (repeatable; every mode given must pass)"},
+		&cli.StringFlag{Name: "auth-users", Category: cat, EnvVars: []string{"STUDIOBAKE_AUTH_USERS"},
+			Usage: "basic auth users `FILE`, lines from studiobake auth add-user"},
+		&cli.StringFlag{Name: "auth-realm", Category: cat, EnvVars: []string{"STUDIOBAKE_AUTH_REALM"}, Value: templates.DefaultRealm,
+			Usage: "basic auth `REALM` shown by the browser"},
+		&cli.BoolFlag{Name: "users-in-kvs", Category: cat, EnvVars: []string{"STUDIOBAKE_USERS_IN_KVS"},
+			Usage: "keep basic auth users in the KeyValueStore (--kvs-arn) instead of the function code"},
+		&cli.StringFlag{Name: "login-url", Category: cat, EnvVars: []string{"STUDIOBAKE_LOGIN_URL"},
+			Usage: "cookie auth: absolute `URL` that signs viewers in and sets the session cookie"},
+		&cli.StringFlag{Name: "login-return-param", Category: cat, EnvVars: []string{"STUDIOBAKE_LOGIN_RETURN_PARAM"}, Value: templates.DefaultReturnParam,
+			Usage: "cookie auth: query `NAME` that carries the URL to return to (empty: none)"},
+		&cli.StringFlag{Name: "cookie-name", Category: cat, EnvVars: []string{"STUDIOBAKE_COOKIE_NAME"}, Value: templates.DefaultCookieName,
+			Usage: "cookie auth: session cookie `NAME` (an HS256 JWT or payload.signature, with exp)"},
+		&cli.StringFlag{Name: "cookie-secret-file", Category: cat, EnvVars: []string{"STUDIOBAKE_COOKIE_SECRET_FILE"},
+			Usage: "cookie auth: HMAC-SHA256 secret from `FILE` (or STUDIOBAKE_COOKIE_SECRET); deployed to the KeyValueStore, never into code"},
+		&cli.StringSliceFlag{Name: "allow-cidr", Category: cat, EnvVars: []string{"STUDIOBAKE_ALLOW_CIDR"},
+			Usage: "ip auth: allow viewers from `CIDR`, IPv4 or IPv6 (repeatable)"},
+		&cli.StringFlag{Name: "kvs-arn", Category: cat, EnvVars: []string{"STUDIOBAKE_KVS_ARN"},
+			Usage: "CloudFront KeyValueStore `ARN` for the cookie secret and --users-in-kvs"},
+	}
+}
 
-// edgeFinisher returns the step that writes edge output into a bake's
-// temporary directory before it is renamed into place, or nil for none.
+// edgeFinisher validates every edge flag before the bake starts and returns
+// the step that writes edge output into the bake's temporary directory, or
+// nil when no --edge was given.
 func edgeFinisher(c *cli.Context) (func(dir string, m *build.Manifest) error, error) {
-	return nil, nil
+	opts, err := edgeOptions(c)
+	if err != nil || opts == nil {
+		return nil, err
+	}
+	return func(dir string, m *build.Manifest) error {
+		return templates.WriteEdge(dir, m, *opts)
+	}, nil
+}
+
+func edgeOptions(c *cli.Context) (*templates.EdgeOptions, error) {
+	var hosts []templates.Host
+	for _, v := range splitList(c.StringSlice("edge")) {
+		h, err := templates.ParseHost(v)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		hosts = append(hosts, h)
+	}
+	auth, err := authOptions(c)
+	if err != nil {
+		return nil, err
+	}
+	hasAuth := auth.Basic != nil || auth.Cookie != nil || len(auth.AllowCIDRs) > 0
+	if hasAuth && !containsHost(hosts, templates.CloudFront) {
+		return nil, usagef("--auth gates Studio in the CloudFront Function: add --edge cloudfront (other hosts have their own access control)")
+	}
+	if len(hosts) == 0 {
+		return nil, nil
+	}
+	// Routing comes from the manifest; validate the auth part now so that a
+	// mistake fails before the bake, not after it.
+	if err := auth.Validate(); err != nil {
+		return nil, usageError{err}
+	}
+	return &templates.EdgeOptions{Hosts: hosts, Auth: auth}, nil
+}
+
+// authOptions reads the --auth modes and the settings each needs; a
+// setting given without its mode is an error, as it would silently do
+// nothing.
+func authOptions(c *cli.Context) (templates.CloudFrontOptions, error) {
+	var o templates.CloudFrontOptions
+	modes := map[string]bool{}
+	for _, m := range splitList(c.StringSlice("auth")) {
+		switch m {
+		case "basic", "cookie", "ip":
+			modes[m] = true
+		default:
+			return o, usagef("invalid --auth %q: want basic, cookie or ip", m)
+		}
+	}
+	for flag, mode := range map[string]string{"auth-users": "basic", "users-in-kvs": "basic",
+		"login-url": "cookie", "cookie-secret-file": "cookie", "allow-cidr": "ip"} {
+		if c.IsSet(flag) && !modes[mode] {
+			return o, usagef("--%s is only used with --auth %s", flag, mode)
+		}
+	}
+	o.KVSARN = c.String("kvs-arn")
+	if modes["basic"] {
+		users, err := readUsers(c.String("auth-users"))
+		if err != nil {
+			return o, err
+		}
+		o.Basic = &templates.BasicAuth{Realm: c.String("auth-realm"), Users: users, InKVS: c.Bool("users-in-kvs")}
+	}
+	if modes["cookie"] {
+		secret, err := cookieSecret(c.String("cookie-secret-file"))
+		if err != nil {
+			return o, err
+		}
+		o.Cookie = &templates.CookieAuth{Name: c.String("cookie-name"), LoginURL: c.String("login-url"),
+			ReturnParam: c.String("login-return-param"), Secret: secret}
+	}
+	if modes["ip"] {
+		cidrs, err := parseCIDRs(splitList(c.StringSlice("allow-cidr")))
+		if err != nil {
+			return o, err
+		}
+		o.AllowCIDRs = cidrs
+	}
+	return o, nil
+}
+
+func readUsers(path string) ([]templates.User, error) {
+	if path == "" {
+		return nil, usagef("--auth basic needs --auth-users FILE (make lines with studiobake auth add-user NAME)")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--auth-users: %w", err)
+	}
+	defer f.Close()
+	return templates.ParseUsers(f, path)
+}
+
+// cookieSecret reads the secret from a file or STUDIOBAKE_COOKIE_SECRET;
+// there is no flag for the value itself, which would end up in shell
+// history and process listings.
+func cookieSecret(path string) (string, error) {
+	if path == "" {
+		return os.Getenv("STUDIOBAKE_COOKIE_SECRET"), nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("--cookie-secret-file: %w", err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// parseCIDRs accepts prefixes and bare addresses (a single host).
+func parseCIDRs(vals []string) ([]netip.Prefix, error) {
+	if len(vals) == 0 {
+		return nil, usagef("--auth ip needs --allow-cidr CIDR (e.g. 203.0.113.0/24 or 2001:db8::/32)")
+	}
+	var out []netip.Prefix
+	for _, v := range vals {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				return nil, usagef("invalid --allow-cidr %q: want an IPv4 or IPv6 prefix such as 203.0.113.0/24", v)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// splitList accepts both repeated flags and comma-separated values.
+func splitList(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+func containsHost(hosts []templates.Host, h templates.Host) bool {
+	for _, x := range hosts {
+		if x == h {
+			return true
+		}
+	}
+	return false
 }
 
 func authCommand() *cli.Command {
-	return &cli.Command{Name: "auth", Usage: "manage basic-auth users for the edge gate",
-		Action: func(*cli.Context) error { return errors.New("auth: not built yet") }}
+	return &cli.Command{
+		Name:  "auth",
+		Usage: "manage basic-auth users for the edge gate",
+		Subcommands: []*cli.Command{{
+			Name:      "add-user",
+			Usage:     "make a user with a generated password: the password goes to stderr once, the hash line to stdout",
+			ArgsUsage: "NAME",
+			Description: "Example: studiobake auth add-user alice >> users.txt\n" +
+				"The password is 128 random bits; only its salted SHA-256 hash is printed to stdout.",
+			Action: func(c *cli.Context) error {
+				if c.NArg() != 1 {
+					return usagef("auth add-user takes one NAME")
+				}
+				u, pw, err := templates.NewUser(c.Args().First())
+				if err != nil {
+					return usageError{err}
+				}
+				fmt.Fprintf(c.App.ErrWriter, "password for %s (shown once, store it now): %s\n", u.Name, pw)
+				_, err = fmt.Fprintln(c.App.Writer, u.Line())
+				return err
+			},
+		}},
+	}
 }

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/studiobake/studiobake/templates"
+	"github.com/urfave/cli/v2"
+)
+
+// parseEdge runs the edge flags through a bare app, as build does before
+// baking, and returns edgeOptions' result.
+func parseEdge(t *testing.T, args ...string) (*templates.EdgeOptions, error) {
+	t.Helper()
+	var opts *templates.EdgeOptions
+	var optErr error
+	app := &cli.App{Name: "t", Flags: edgeFlags(), Writer: &bytes.Buffer{}, ErrWriter: &bytes.Buffer{},
+		Action: func(c *cli.Context) error { opts, optErr = edgeOptions(c); return nil }}
+	if err := app.Run(append([]string{"t"}, args...)); err != nil {
+		t.Fatal(err)
+	}
+	return opts, optErr
+}
+
+func writeFile(t *testing.T, name, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestAuthAddUser(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"studiobake", "auth", "add-user", "alice"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	line := strings.TrimSpace(stdout.String())
+	users, err := templates.ParseUsers(strings.NewReader(line), "stdout")
+	if err != nil || len(users) != 1 || users[0].Name != "alice" {
+		t.Fatalf("stdout %q: %v", line, err)
+	}
+	pw := regexp.MustCompile(`: (\S+)\n$`).FindStringSubmatch(stderr.String())
+	if pw == nil || templates.HashPassword(users[0].Salt, pw[1]) != users[0].Hash {
+		t.Fatalf("stderr %q does not hold the password of the hash line", stderr.String())
+	}
+	if strings.Contains(stdout.String(), pw[1]) {
+		t.Error("password printed to stdout")
+	}
+	if code := run(context.Background(), []string{"studiobake", "auth", "add-user", "bad name"}, &stdout, &stderr); code == 0 {
+		t.Error("bad name accepted")
+	}
+}
+
+func TestEdgeFlags(t *testing.T) {
+	u, _, _ := templates.NewUser("alice")
+	users := writeFile(t, "users.txt", u.Line()+"\n")
+	secret := writeFile(t, "secret", strings.Repeat("k", 40)+"\n")
+	arn := "arn:aws:cloudfront::123456789012:key-value-store/abc"
+	o, err := parseEdge(t, "--edge", "cloudfront,nginx", "--auth", "basic", "--auth", "ip,cookie", "--auth-users", users,
+		"--allow-cidr", "10.0.0.0/8", "--allow-cidr", "2001:db8::1", "--login-url", "https://login.example.com/",
+		"--cookie-secret-file", secret, "--kvs-arn", arn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.Hosts) != 2 || o.Auth.Basic == nil || o.Auth.Cookie == nil || len(o.Auth.AllowCIDRs) != 2 {
+		t.Fatalf("options: %+v", o)
+	}
+	if o.Auth.Cookie.Secret != strings.Repeat("k", 40) || o.Auth.AllowCIDRs[1].Bits() != 128 {
+		t.Errorf("secret %q, cidr %v", o.Auth.Cookie.Secret, o.Auth.AllowCIDRs[1])
+	}
+	if o, err := parseEdge(t); o != nil || err != nil {
+		t.Errorf("no --edge: %v %v", o, err)
+	}
+	t.Setenv("STUDIOBAKE_EDGE", "netlify")
+	if o, err := parseEdge(t); err != nil || o.Hosts[0] != templates.Netlify {
+		t.Errorf("STUDIOBAKE_EDGE: %v %v", o, err)
+	}
+	if o, _ := parseEdge(t, "--edge", "nginx"); o.Hosts[0] != templates.Nginx {
+		t.Errorf("flag does not beat the environment: %v", o.Hosts)
+	}
+}
+
+func TestEdgeFlagsBadInput(t *testing.T) {
+	u, _, _ := templates.NewUser("alice")
+	users := writeFile(t, "users.txt", u.Line()+"\n")
+	badUsers := writeFile(t, "bad.txt", u.Line()+"\nbob:hunter2\n")
+	arn := "arn:aws:cloudfront::123456789012:key-value-store/abc"
+	cases := []struct {
+		desc string
+		args []string
+		want string
+	}{
+		{"unknown host", []string{"--edge", "vercel"}, `invalid --edge "vercel"`},
+		{"unknown mode", []string{"--edge", "cloudfront", "--auth", "oauth"}, `invalid --auth "oauth"`},
+		{"auth without cloudfront", []string{"--edge", "netlify", "--auth", "ip", "--allow-cidr", "10.0.0.0/8"}, "add --edge cloudfront"},
+		{"malformed users line", []string{"--edge", "cloudfront", "--auth", "basic", "--auth-users", badUsers}, "bad.txt line 2"},
+		{"missing users file", []string{"--edge", "cloudfront", "--auth", "basic"}, "needs --auth-users"},
+		{"bad CIDR", []string{"--edge", "cloudfront", "--auth", "ip", "--allow-cidr", "10.0.0.0/33"}, `invalid --allow-cidr "10.0.0.0/33"`},
+		{"relative login URL", []string{"--edge", "cloudfront", "--auth", "cookie", "--login-url", "/login", "--kvs-arn", arn}, "needs a secret"},
+		{"cookie without secret", []string{"--edge", "cloudfront", "--auth", "cookie", "--login-url", "https://l.example.com/", "--kvs-arn", arn}, "needs a secret"},
+		{"setting without its mode", []string{"--edge", "cloudfront", "--auth", "basic", "--auth-users", users, "--login-url", "https://x/"}, "--login-url is only used with --auth cookie"},
+	}
+	for _, c := range cases {
+		_, err := parseEdge(t, c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want %q", c.desc, err, c.want)
+		}
+	}
+	t.Setenv("STUDIOBAKE_COOKIE_SECRET", strings.Repeat("z", 32))
+	_, err := parseEdge(t, "--edge", "cloudfront", "--auth", "cookie", "--login-url", "/login", "--kvs-arn", arn)
+	if err == nil || !strings.Contains(err.Error(), `invalid --login-url "/login"`) {
+		t.Errorf("relative login URL with a secret: %v", err)
+	}
+}
