@@ -71,11 +71,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	site, m, err := bake(ctx, o, warn)
-	if err != nil {
+	if w, err := checkVersion(o.Source.Version); err != nil {
 		return nil, err
+	} else if w != "" {
+		warn(w)
 	}
-	if err := writeOutput(ctx, out, site, m, o); err != nil {
+	m, err := writeOutput(ctx, out, o, warn)
+	if err != nil {
 		return nil, err
 	}
 	r := &Result{Out: out, Site: filepath.Join(out, SiteDir), Files: len(m.Files), Warnings: warnings, Manifest: m}
@@ -86,33 +88,20 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	return r, nil
 }
 
-// bake reads the tree and returns the site's files (by output path) and the
-// manifest describing them. Nothing is written yet.
-func bake(ctx context.Context, o Options, warn func(string)) (map[string][]byte, *Manifest, error) {
-	if w, err := checkVersion(o.Source.Version); err != nil {
-		return nil, nil, err
-	} else if w != "" {
-		warn(w)
-	}
-	files, err := readTree(o.Source.Dir)
+// bake copies the Studio tree into site, fingerprinted and filled, and
+// returns the manifest describing it.
+func bake(ctx context.Context, site string, o Options, warn func(string)) (*Manifest, error) {
+	rels, err := listTree(o.Source.Dir)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, nil, err
-	}
-	var entry *srcFile
-	for _, f := range files {
-		if f.rel == EntryFile {
-			entry = f
-		}
-	}
-	if entry == nil {
-		return nil, nil, fmt.Errorf("studio tree %s: no index.html", o.Source.Dir)
-	}
-	layout, err := detectLayout(entry.data, o.BasePath)
+	entry, err := os.ReadFile(filepath.Join(o.Source.Dir, EntryFile))
 	if err != nil {
-		return nil, nil, fmt.Errorf("studio tree %s: %w", o.Source.Dir, err)
+		return nil, fmt.Errorf("studio tree %s: no index.html", o.Source.Dir)
+	}
+	layout, err := detectLayout(entry, o.BasePath)
+	if err != nil {
+		return nil, fmt.Errorf("studio tree %s: %w", o.Source.Dir, err)
 	}
 	m := &Manifest{
 		Schema: ManifestSchema, Studiobake: o.Version, BasePath: o.BasePath,
@@ -120,8 +109,32 @@ func bake(ctx context.Context, o Options, warn func(string)) (map[string][]byte,
 		APIEndpoint: o.APIEndpoint, APIOrigin: o.APIOrigin, TelemetryEnabled: o.TelemetryEnabled,
 		Config: o.Values, Entry: EntryFile, Routes: []string{},
 	}
-	site, err := assemble(files, entry, m, o, warn)
-	return site, m, err
+	c, err := copyTree(ctx, o.Source.Dir, site, rels)
+	if err != nil {
+		return nil, err
+	}
+	m.Files = c.files
+	if data, ok := c.held[RoutesManifest]; ok {
+		m.Routes = parseRoutes(data, warn)
+	}
+	renamed, err := c.fingerprint(site)
+	if err != nil {
+		return nil, err
+	}
+	byPath := make(map[string]*File, len(c.files))
+	for i := range c.files {
+		byPath[c.files[i].Path] = &c.files[i]
+	}
+	page, err := bakePage(entry, renamed, byPath, o, warn)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(site, EntryFile), page, 0o644); err != nil {
+		return nil, err
+	}
+	m.Files = append(c.files, describe(EntryFile, page, Revalidate))
+	sort.Slice(m.Files, func(i, j int) bool { return m.Files[i].Path < m.Files[j].Path })
+	return m, nil
 }
 
 // detectLayout tells 1.x trees (a <base href> filled with the base path) from
@@ -138,58 +151,6 @@ func detectLayout(page []byte, basePath string) (string, error) {
 		return "", fmt.Errorf("invalid MASTRA_STUDIO_BASE_PATH %q: this Studio (mastra 0.18, dist/playground) can only be served from the site root; use mastra 1.0 or later for a base path", basePath)
 	}
 	return "playground", nil
-}
-
-// assemble fingerprints, fills and describes every file.
-func assemble(files []*srcFile, entry *srcFile, m *Manifest, o Options, warn func(string)) (map[string][]byte, error) {
-	renamed, keep := planNames(files)
-	site := make(map[string][]byte, len(files)+1)
-	byPath := make(map[string]*File, len(files)+1)
-	m.Files = make([]File, 0, len(files)+1)
-	descs := make([]File, len(files))
-	err := parallel(len(files), func(i int) error {
-		f := files[i]
-		if f == entry {
-			return nil
-		}
-		cache := Immutable
-		if keep[f.rel] {
-			cache = Revalidate
-		}
-		name := f.rel
-		if to, ok := renamed[f.rel]; ok {
-			name = to
-		}
-		descs[i] = describe(name, f.data, cache)
-		if to, ok := renamed[f.rel]; ok {
-			descs[i].Original, descs[i].Path = f.rel, to
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	for i, f := range files {
-		if f == entry {
-			continue
-		}
-		site[descs[i].Path] = f.data
-		m.Files = append(m.Files, descs[i])
-		if f.rel == RoutesManifest {
-			m.Routes = parseRoutes(f.data, warn)
-		}
-	}
-	for i := range m.Files {
-		byPath[m.Files[i].Path] = &m.Files[i]
-	}
-	page, err := bakePage(entry.data, renamed, byPath, o, warn)
-	if err != nil {
-		return nil, err
-	}
-	site[EntryFile] = page
-	m.Files = append(m.Files, describe(EntryFile, page, Revalidate))
-	sort.Slice(m.Files, func(i, j int) bool { return m.Files[i].Path < m.Files[j].Path })
-	return site, nil
 }
 
 // bakePage fills index.html and points it at the fingerprinted files.

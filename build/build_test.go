@@ -292,7 +292,7 @@ func fileByOriginal(m *Manifest, orig string) *File {
 // TestReferencedFromCodeKeepsName: a file that a (never rewritten) JS bundle
 // names must keep its name, or the bundle would point at nothing.
 func TestReferencedFromCodeKeepsName(t *testing.T) {
-	src := copyTree(t, "v1.31")
+	src := copyTestTree(t, "v1.31")
 	must(t, os.WriteFile(filepath.Join(src, "assets", "main-W2e3R4t5.js"), []byte(`const logo = "mastra-dark-tile.svg";`), 0o644))
 	r, _ := bakeTestTree(t, "v1.31", "/agents", func(o *Options) { o.Source.Dir = src })
 	if f := r.Manifest.File("mastra-dark-tile.svg"); f == nil || f.Cache != Revalidate {
@@ -300,7 +300,7 @@ func TestReferencedFromCodeKeepsName(t *testing.T) {
 	}
 }
 
-func copyTree(t *testing.T, dir string) string {
+func copyTestTree(t *testing.T, dir string) string {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), dir)
 	src := filepath.Join("..", "testdata", "studio", dir)
@@ -322,7 +322,7 @@ func copyTree(t *testing.T, dir string) string {
 }
 
 func TestUnknownPlaceholder(t *testing.T) {
-	src := copyTree(t, "v1.31")
+	src := copyTestTree(t, "v1.31")
 	p := filepath.Join(src, EntryFile)
 	b, _ := os.ReadFile(p)
 	b = bytes.Replace(b, []byte("<script>\n"), []byte("<script>\n      window.MASTRA_FUTURE = '%%MASTRA_FUTURE%%';\n"), 1)

@@ -2,6 +2,7 @@ package build
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -33,15 +35,8 @@ var keepNames = map[string]bool{
 	"robots.txt":   true,
 }
 
-// srcFile is one file of the Studio tree, read into memory.
-type srcFile struct {
-	rel  string // slash path relative to the tree
-	data []byte
-}
-
-// readTree reads every regular file under dir. Studio trees are about 11 MB;
-// reading them whole keeps the bake simple and well under its memory budget.
-func readTree(dir string) ([]*srcFile, error) {
+// listTree lists the regular files under dir as sorted slash paths.
+func listTree(dir string) ([]string, error) {
 	var rels []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -58,16 +53,140 @@ func readTree(dir string) ([]*srcFile, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("studio tree %w", err)
 	}
 	sort.Strings(rels)
-	files := make([]*srcFile, len(rels))
-	err = parallel(len(rels), func(i int) error {
-		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rels[i])))
-		files[i] = &srcFile{rel: rels[i], data: b}
-		return err
+	return rels, nil
+}
+
+// copier is one pass over the Studio tree: each file is read once, then
+// written and hashed at the same time. Files whose output name is not known
+// yet (fingerprint candidates) and data files the bake reads are held in
+// memory; everything else is dropped once written, which keeps a bake's
+// memory near the size of its largest file.
+type copier struct {
+	mu         sync.Mutex
+	files      []File            // written files
+	held       map[string][]byte // candidates and routes-manifest.json
+	candidates []string          // files to fingerprint, if no bundle names them
+	named      map[string]bool   // candidates that a JS or CSS file names
+}
+
+func copyTree(ctx context.Context, src, site string, rels []string) (*copier, error) {
+	c := &copier{held: map[string][]byte{}, named: map[string]bool{}}
+	for _, rel := range rels {
+		if !keepNames[rel] && !isViteHashed(rel) {
+			c.candidates = append(c.candidates, rel)
+		}
+	}
+	if err := makeDirs(site, rels); err != nil {
+		return nil, err
+	}
+	err := parallel(len(rels), func(i int) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return c.copyFile(src, site, rels[i])
 	})
-	return files, err
+	return c, err
+}
+
+func (c *copier) copyFile(src, site, rel string) error {
+	data, err := os.ReadFile(filepath.Join(src, filepath.FromSlash(rel)))
+	if err != nil {
+		return fmt.Errorf("studio tree: %w", err)
+	}
+	if isCode(rel) {
+		c.scanNames(data)
+	}
+	if rel == EntryFile {
+		return nil // bake fills and writes it last
+	}
+	if rel == RoutesManifest || slices.Contains(c.candidates, rel) {
+		c.mu.Lock()
+		c.held[rel] = data
+		c.mu.Unlock()
+		if rel != RoutesManifest {
+			return nil
+		}
+	}
+	cache := Immutable
+	if keepNames[rel] {
+		cache = Revalidate
+	}
+	f, err := writeDescribed(filepath.Join(site, filepath.FromSlash(rel)), rel, data, cache)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.files = append(c.files, f)
+	c.mu.Unlock()
+	return nil
+}
+
+// scanNames marks the candidates a bundle or stylesheet names.
+func (c *copier) scanNames(data []byte) {
+	for _, cand := range c.candidates {
+		if bytes.Contains(data, []byte(path.Base(cand))) {
+			c.mu.Lock()
+			c.named[cand] = true
+			c.mu.Unlock()
+		}
+	}
+}
+
+// fingerprint writes the held candidates: under a content-hashed name, or
+// under their own name (revalidated) when a JS or CSS file names them, since
+// those files are never rewritten. It returns original -> new names.
+func (c *copier) fingerprint(site string) (map[string]string, error) {
+	renamed := map[string]string{}
+	for _, rel := range c.candidates {
+		data, name, cache := c.held[rel], rel, Immutable
+		if c.named[rel] {
+			cache = Revalidate
+		} else {
+			name = hashedName(rel, data)
+			renamed[rel] = name
+		}
+		f, err := writeDescribed(filepath.Join(site, filepath.FromSlash(name)), name, data, cache)
+		if err != nil {
+			return nil, err
+		}
+		if name != rel {
+			f.Original = rel
+		}
+		c.files = append(c.files, f)
+	}
+	return renamed, nil
+}
+
+func makeDirs(site string, rels []string) error {
+	made := map[string]bool{}
+	for _, rel := range rels {
+		d := path.Dir(rel)
+		if !made[d] {
+			if err := os.MkdirAll(filepath.Join(site, filepath.FromSlash(d)), 0o755); err != nil {
+				return err
+			}
+			made[d] = true
+		}
+	}
+	return nil
+}
+
+// writeDescribed writes data to p while hashing it: for big files the write
+// and the two digests run at once, on the spare core.
+func writeDescribed(p, rel string, data []byte, cache CacheClass) (File, error) {
+	if len(data) < 1<<20 {
+		f := describe(rel, data, cache)
+		return f, os.WriteFile(p, data, 0o644)
+	}
+	var werr error
+	done := make(chan struct{})
+	go func() { werr = os.WriteFile(p, data, 0o644); close(done) }()
+	f := describe(rel, data, cache)
+	<-done
+	return f, werr
 }
 
 // parallel runs fn(0..n-1) on up to GOMAXPROCS goroutines and returns the
@@ -105,38 +224,6 @@ func parallel(n int, fn func(i int) error) error {
 	}
 	wg.Wait()
 	return err
-}
-
-// planNames decides each file's output name. Vite-hashed files and keepNames
-// keep theirs. Any other file gets a content hash in its name, unless a
-// JavaScript or CSS file mentions it by name: those are never rewritten (they
-// are Vite-hashed and must stay byte-identical), so such a file keeps its name
-// and is revalidated instead. It returns original -> new for renamed files.
-func planNames(files []*srcFile) (renamed map[string]string, keep map[string]bool) {
-	renamed, keep = map[string]string{}, map[string]bool{}
-	var candidates []*srcFile
-	for _, f := range files {
-		switch {
-		case keepNames[f.rel]:
-			keep[f.rel] = true
-		case isViteHashed(f.rel):
-		default:
-			candidates = append(candidates, f)
-		}
-	}
-	for _, c := range candidates {
-		base := []byte(path.Base(c.rel))
-		for _, f := range files {
-			if isCode(f.rel) && bytes.Contains(f.data, base) {
-				keep[c.rel] = true
-				break
-			}
-		}
-		if !keep[c.rel] {
-			renamed[c.rel] = hashedName(c.rel, c.data)
-		}
-	}
-	return renamed, keep
 }
 
 func isViteHashed(rel string) bool {

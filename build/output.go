@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 )
 
@@ -95,17 +94,17 @@ func isEarlierBake(dir string) bool {
 	return err == nil
 }
 
-// writeOutput writes the bake into a temporary directory beside out, runs
-// Finish on it, and only then swaps it in, so a failed or interrupted build
-// leaves the previous output as it was.
-func writeOutput(ctx context.Context, out string, site map[string][]byte, m *Manifest, o Options) (err error) {
+// writeOutput bakes into a temporary directory beside out, runs Finish on
+// it, and only then swaps it in, so a failed or interrupted build leaves the
+// previous output as it was.
+func writeOutput(ctx context.Context, out string, o Options, warn func(string)) (m *Manifest, err error) {
 	parent := filepath.Dir(out)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return fmt.Errorf("output %s: %w", out, err)
+		return nil, fmt.Errorf("output %s: %w", out, err)
 	}
 	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".tmp-")
 	if err != nil {
-		return fmt.Errorf("output %s: %w", out, err)
+		return nil, fmt.Errorf("output %s: %w", out, err)
 	}
 	defer func() {
 		if err != nil {
@@ -113,53 +112,32 @@ func writeOutput(ctx context.Context, out string, site map[string][]byte, m *Man
 		}
 	}()
 	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
+		return nil, err
 	}
-	if err := writeSite(filepath.Join(tmp, SiteDir), site); err != nil {
-		return err
+	if m, err = bake(ctx, filepath.Join(tmp, SiteDir), o, warn); err != nil {
+		return nil, err
 	}
 	mb, err := m.encode()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := writeFile(filepath.Join(tmp, ManifestFile), mb); err != nil {
-		return err
+		return nil, err
 	}
 	if o.PublicManifest {
 		if err := writeFile(filepath.Join(tmp, SiteDir, PublicManifest), mb); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if o.Finish != nil {
 		if err := o.Finish(tmp, m); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
-	return swap(tmp, out)
-}
-
-func writeSite(dir string, site map[string][]byte) error {
-	paths := make([]string, 0, len(site))
-	for p := range site {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	dirs := map[string]bool{}
-	for _, p := range paths {
-		d := filepath.Dir(filepath.Join(dir, filepath.FromSlash(p)))
-		if !dirs[d] {
-			if err := os.MkdirAll(d, 0o755); err != nil {
-				return err
-			}
-			dirs[d] = true
-		}
-	}
-	return parallel(len(paths), func(i int) error {
-		return os.WriteFile(filepath.Join(dir, filepath.FromSlash(paths[i])), site[paths[i]], 0o644)
-	})
+	return m, swap(tmp, out)
 }
 
 // swap replaces out with tmp: two renames, with the old output put back if

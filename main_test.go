@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/studiobake/studiobake/build"
+)
+
+// runCLI runs studiobake in-process with args and returns its exit code and output.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), append([]string{"studiobake"}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// treeDir is absolute: the tests change directory to read .env files.
+var treeDir, _ = filepath.Abs(filepath.Join("testdata", "studio", "v1.31"))
+
+func testTree(t *testing.T) string { return treeDir }
+
+// TestBuildPrecedence: a flag beats the process environment, which beats
+// --env-file, which beats .env.production, which beats .env.
+func TestBuildPrecedence(t *testing.T) {
+	cases := []struct {
+		desc    string
+		flag    string
+		environ string
+		envFile string
+		prod    string
+		dotenv  string
+		want    string
+	}{
+		{"flag wins", "flag.example.com", "env.example.com", "file.example.com", "prod.example.com", "dot.example.com", "flag.example.com"},
+		{"environment beats files", "", "env.example.com", "file.example.com", "prod.example.com", "dot.example.com", "env.example.com"},
+		{"--env-file beats .env.production", "", "", "file.example.com", "prod.example.com", "dot.example.com", "file.example.com"},
+		{".env.production beats .env", "", "", "", "prod.example.com", "dot.example.com", "prod.example.com"},
+		{".env alone", "", "", "", "", "dot.example.com", "dot.example.com"},
+		{"default", "", "", "", "", "", "localhost"},
+	}
+	for _, c := range cases {
+		t.Run(c.desc, func(t *testing.T) {
+			work := t.TempDir()
+			t.Chdir(work)
+			write := func(name, host string) {
+				if host != "" {
+					must(t, os.WriteFile(filepath.Join(work, name), []byte("MASTRA_SERVER_HOST="+host+"\n"), 0o644))
+				}
+			}
+			write(".env", c.dotenv)
+			write(".env.production", c.prod)
+			write("staging.env", c.envFile)
+			t.Setenv("MASTRA_SERVER_HOST", c.environ)
+			if c.environ == "" {
+				os.Unsetenv("MASTRA_SERVER_HOST")
+			}
+			args := []string{"build", "--studio", testTree(t), "--json"}
+			if c.envFile != "" {
+				args = append(args, "--env-file", "staging.env")
+			}
+			if c.flag != "" {
+				args = append(args, "--set", "MASTRA_SERVER_HOST="+c.flag)
+			}
+			code, stdout, stderr := runCLI(t, args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			m, err := build.ReadManifest(filepath.Join(work, "dist"))
+			must(t, err)
+			if got := m.Config["MASTRA_SERVER_HOST"]; got != c.want {
+				t.Errorf("MASTRA_SERVER_HOST = %q, want %q (stdout %s)", got, c.want, stdout)
+			}
+		})
+	}
+}
+
+func TestBuildJSONAndQuiet(t *testing.T) {
+	work := t.TempDir()
+	t.Chdir(work)
+	code, stdout, stderr := runCLI(t, "build", "--studio", testTree(t), "--server-url", "https://api.example.com:8443/mastra/api", "--base-path", "/agents", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got struct {
+		Files       int    `json:"files"`
+		APIEndpoint string `json:"apiEndpoint"`
+		BasePath    string `json:"basePath"`
+		Site        string `json:"site"`
+	}
+	must(t, json.Unmarshal([]byte(stdout), &got))
+	if got.APIEndpoint != "https://api.example.com:8443/mastra/api" || got.BasePath != "/agents" || got.Files != 8 {
+		t.Errorf("--json = %+v", got)
+	}
+	code, stdout, _ = runCLI(t, "build", "--studio", testTree(t), "-q")
+	if code != 0 || stdout != "" {
+		t.Errorf("-q: exit %d, printed %q", code, stdout)
+	}
+}
+
+// TestBuildErrors: bad input gets one line naming the setting and value,
+// exit 1 (2 for usage), and no output directory.
+func TestBuildErrors(t *testing.T) {
+	cases := []struct {
+		desc string
+		args []string
+		code int
+		want string
+	}{
+		{"bad port", []string{"--set", "MASTRA_SERVER_PORT=80a"}, 1, `invalid MASTRA_SERVER_PORT "80a"`},
+		{"bad base path", []string{"--base-path", "/a b"}, 1, `invalid MASTRA_STUDIO_BASE_PATH "/a b"`},
+		{"host with scheme", []string{"--set", "MASTRA_SERVER_HOST=https://x.example.com"}, 1, "MASTRA_SERVER_HOST"},
+		{"bad server url", []string{"--server-url", "ftp://x.example.com"}, 1, "--server-url"},
+		{"missing studio tree", []string{"--studio", "/nonexistent/studio"}, 1, "/nonexistent/studio"},
+		{"missing env file", []string{"--env-file", "nope.env"}, 1, "nope.env"},
+		{"bad --set", []string{"--set", "HOST=x"}, 2, `invalid --set "HOST=x"`},
+		{"unknown flag", []string{"--bogus"}, 2, "bogus"},
+	}
+	for _, c := range cases {
+		t.Run(c.desc, func(t *testing.T) {
+			work := t.TempDir()
+			t.Chdir(work)
+			args := append([]string{"build"}, c.args...)
+			if !strings.Contains(strings.Join(c.args, " "), "--studio") {
+				args = append(args, "--studio", testTree(t))
+			}
+			code, _, stderr := runCLI(t, args...)
+			if code != c.code || !strings.Contains(stderr, c.want) {
+				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr, c.code, c.want)
+			}
+			if !strings.HasPrefix(stderr, "studiobake: ") {
+				t.Errorf("error not reported as 'studiobake: ...': %q", stderr)
+			}
+			if _, err := os.Stat(filepath.Join(work, "dist")); !os.IsNotExist(err) {
+				t.Errorf("a failed build left dist/ behind")
+			}
+		})
+	}
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	if code, out, _ := runCLI(t, "version"); code != 0 || !strings.HasPrefix(out, "studiobake ") {
+		t.Errorf("version: exit %d, %q", code, out)
+	}
+	for _, args := range [][]string{{"--help"}, {"build", "--help"}} {
+		code, out, _ := runCLI(t, args...)
+		if code != 0 || !strings.Contains(out, "studiobake") {
+			t.Errorf("%v: exit %d, %q", args, code, out)
+		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
