@@ -21,7 +21,7 @@ type state struct {
 	files    map[string]*LocalFile
 	changes  *Changes
 	listing  *listing
-	expired  []string        // release records beyond retention
+	expired  []string               // release records beyond retention
 	objects  map[string]ObjectState // studiobake's objects, kept current while applying
 }
 

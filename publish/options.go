@@ -63,7 +63,7 @@ type Options struct {
 	Wait           bool // wait until the invalidation completes
 	DryRun         bool // plan only
 	// Force allows overwriting objects studiobake did not upload and a first
-	// publish into a bucket root that holds other objects.
+	// publish into a bucket root that holds other objects (--allow-foreign).
 	Force bool
 
 	KeepReleases int // releases whose files stay; default 3
@@ -136,9 +136,6 @@ func (o *Options) defaults() error {
 	}
 	if o.MaxDeletes == 0 {
 		o.MaxDeletes = DefaultMaxDeletes
-	}
-	if o.MaxDeletes < 0 {
-		o.MaxDeletes = 0
 	}
 	if o.Concurrency < 0 || o.Concurrency > 256 {
 		return fmt.Errorf("invalid --concurrency %d: use 1 to 256", o.Concurrency)

@@ -160,13 +160,19 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-// printPlan lists every action with its reason (dry runs and -v).
-func (r *reporter) printPlan(c *Changes) {
+// printPlan lists the plan with reasons: all of it for a dry run; for -v
+// what will not be logged as it happens (uploads and deletions are).
+func (r *reporter) printPlan(c *Changes, all bool) {
 	for _, group := range []struct {
 		verb string
 		acts []Action
-	}{{"upload", c.Uploads}, {"unchanged", c.Unchanged}, {"keep", c.Kept}, {"delete", c.Deletes},
-		{"defer delete", c.Deferred}, {"leave", c.Foreign}, {"conflict", c.Conflicts}} {
+		all  bool
+	}{{"upload", c.Uploads, true}, {"unchanged", c.Unchanged, true}, {"keep", c.Kept, false},
+		{"delete", c.Deletes, true}, {"defer delete", c.Deferred, false}, {"leave", c.Foreign, false},
+		{"conflict", c.Conflicts, false}} {
+		if group.all && !all {
+			continue
+		}
 		for _, a := range group.acts {
 			if a.Release != "" {
 				r.linef("%s %s (%s %s)", group.verb, a.Path, a.Reason, a.Release)
@@ -175,8 +181,10 @@ func (r *reporter) printPlan(c *Changes) {
 			}
 		}
 	}
-	for _, p := range c.Invalidate {
-		r.linef("invalidate %s", p)
+	if all {
+		for _, p := range c.Invalidate {
+			r.linef("invalidate %s", p)
+		}
 	}
 }
 

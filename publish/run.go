@@ -102,7 +102,7 @@ func (r *runner) publish(ctx context.Context, files []LocalFile, m *build.Manife
 		return rep, err
 	}
 	if r.o.DryRun || r.o.Verbose {
-		r.rep.printPlan(st.changes)
+		r.rep.printPlan(st.changes, r.o.DryRun)
 	}
 	switch {
 	case r.o.DryRun:
@@ -270,13 +270,13 @@ func (r *runner) check(st *state) error {
 			paths = append(paths, a.Path)
 		}
 		return fmt.Errorf("s3://%s/%s: %d objects that studiobake did not upload would be overwritten (%s); "+
-			"move them or pass --force", r.o.Bucket, r.sess.prefix, n, strings.Join(first(paths, 5), ", "))
+			"move them or pass --allow-foreign", r.o.Bucket, r.sess.prefix, n, strings.Join(first(paths, 5), ", "))
 	}
 	// A site at the bucket root shares the namespace with everything else in
 	// the bucket: take it over only when told.
 	if r.sess.prefix == "" && len(st.listing.releases) == 0 && len(st.changes.Foreign) > 0 && !r.o.Force {
 		return fmt.Errorf("s3://%s/ holds %d objects that studiobake did not upload; publishing at the bucket root "+
-			"would mix the site with them: use --prefix, another bucket, or --force", r.o.Bucket, len(st.changes.Foreign))
+			"would mix the site with them: use --prefix, another bucket, or --allow-foreign", r.o.Bucket, len(st.changes.Foreign))
 	}
 	for _, a := range st.changes.Uploads {
 		f := st.files[a.Path]
