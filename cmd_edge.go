@@ -2,12 +2,17 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfrontkeyvaluestore"
 	"github.com/studiobake/studiobake/build"
 	"github.com/studiobake/studiobake/templates"
+	"github.com/studiobake/studiobake/templates/deploy"
 	"github.com/urfave/cli/v2"
 )
 
@@ -219,4 +224,78 @@ func authCommand() *cli.Command {
 			},
 		}},
 	}
+}
+
+// functionFlags are publish's flags for deploying the CloudFront gate.
+func functionFlags() []cli.Flag {
+	cat := "CloudFront Function:"
+	return []cli.Flag{
+		&cli.StringFlag{Name: "function-name", Category: cat, EnvVars: []string{"STUDIOBAKE_FUNCTION_NAME"},
+			Usage: "deploy the bake's CloudFront gate (build --edge cloudfront) as function `NAME`: create or update, test, publish"},
+		&cli.BoolFlag{Name: "associate", Category: cat, EnvVars: []string{"STUDIOBAKE_ASSOCIATE"},
+			Usage: "attach the function to the distribution's cache behaviour for the base path as its viewer-request function"},
+		&cli.StringFlag{Name: "cache-behavior", Category: cat, EnvVars: []string{"STUDIOBAKE_CACHE_BEHAVIOR"},
+			Usage: "with --associate, the cache behaviour's path `PATTERN` (or \"default\"; default: the one covering the base path)"},
+	}
+}
+
+// deployFunction deploys the gate of the bake in bakeDir when
+// --function-name is given: KeyValueStore entries, then the function, then
+// the association. It re-checks the code first, so a hand-edited
+// function.js that CloudFront would reject is never deployed.
+func deployFunction(c *cli.Context, cfg aws.Config, m *build.Manifest, bakeDir string, out io.Writer) error {
+	name := c.String("function-name")
+	if name == "" {
+		if c.Bool("associate") {
+			return usagef("--associate needs --function-name")
+		}
+		return nil
+	}
+	code, kvs, ok, err := templates.LoadCloudFront(bakeDir)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return usagef("--function-name: the bake in %s has no CloudFront gate; build it with --edge cloudfront", bakeDir)
+	}
+	if err := templates.CheckCloudFront(code); err != nil {
+		return fmt.Errorf("%s/edge/cloudfront/%s: %w", bakeDir, templates.FunctionFile, err)
+	}
+	info, err := templates.ReadFunctionInfo(bakeDir)
+	if err != nil {
+		return err
+	}
+	o := deploy.Options{Name: name, Code: []byte(code), Comment: "Mastra Studio gate (studiobake), base " + edgeOr(m.BasePath, "/"),
+		KVSARN: info.KVSARN, KVS: kvs, ManagedKey: managedKey, BasePath: m.BasePath,
+		Associate: c.Bool("associate"), DistributionID: c.String("distribution-id"), CacheBehavior: c.String("cache-behavior")}
+	cf := cloudfront.NewFromConfig(cfg, func(o *cloudfront.Options) {
+		// CloudFront is global: its API answers in us-east-1 whatever the
+		// configured region (China partitions keep theirs).
+		if !strings.HasPrefix(o.Region, "cn-") {
+			o.Region = "us-east-1"
+		}
+	})
+	clients := deploy.Clients{Functions: cf, Distributions: cf}
+	if info.KVSARN != "" {
+		clients.KVS = cloudfrontkeyvaluestore.NewFromConfig(cfg)
+	}
+	r, err := deploy.Run(c.Context, clients, o, out)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(out, r.Summary(name))
+	return err
+}
+
+// managedKey says which KeyValueStore keys the gate owns: a store may be
+// shared, and keys studiobake does not own are never deleted.
+func managedKey(k string) bool {
+	return strings.HasPrefix(k, templates.KVSUserPrefix) || k == templates.KVSCookieSecret
+}
+
+func edgeOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/studiobake/studiobake/build"
 	"github.com/studiobake/studiobake/templates"
 	"github.com/urfave/cli/v2"
 )
@@ -117,5 +119,29 @@ func TestEdgeFlagsBadInput(t *testing.T) {
 	_, err := parseEdge(t, "--edge", "cloudfront", "--auth", "cookie", "--login-url", "/login", "--kvs-arn", arn)
 	if err == nil || !strings.Contains(err.Error(), `invalid --login-url "/login"`) {
 		t.Errorf("relative login URL with a secret: %v", err)
+	}
+}
+
+func TestDeployFunctionFlags(t *testing.T) {
+	call := func(args ...string) error {
+		var err error
+		app := &cli.App{Name: "t", Flags: append(functionFlags(), &cli.StringFlag{Name: "distribution-id"}),
+			Action: func(c *cli.Context) error {
+				err = deployFunction(c, aws.Config{}, &build.Manifest{}, t.TempDir(), &bytes.Buffer{})
+				return nil
+			}}
+		if e := app.Run(append([]string{"t"}, args...)); e != nil {
+			t.Fatal(e)
+		}
+		return err
+	}
+	if err := call(); err != nil {
+		t.Errorf("no --function-name: %v", err)
+	}
+	if err := call("--associate"); err == nil || !strings.Contains(err.Error(), "needs --function-name") {
+		t.Errorf("--associate alone: %v", err)
+	}
+	if err := call("--function-name", "gate"); err == nil || !strings.Contains(err.Error(), "--edge cloudfront") {
+		t.Errorf("bake without a gate: %v", err)
 	}
 }

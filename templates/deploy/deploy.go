@@ -1,0 +1,283 @@
+// Package deploy puts the compiled CloudFront gate live: KeyValueStore
+// entries first (the new code may read them), then DescribeFunction →
+// CreateFunction or UpdateFunction (If-Match ETag) → TestFunction →
+// PublishFunction, and optionally the viewer-request association on the
+// distribution's cache behaviour. Code and configuration that are already
+// live are not updated or republished, and an association that is already
+// in place is not rewritten, so running it twice changes nothing.
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfrontkeyvaluestore"
+	smithy "github.com/aws/smithy-go"
+)
+
+// FunctionsAPI is the part of the CloudFront API that manages functions.
+type FunctionsAPI interface {
+	DescribeFunction(ctx context.Context, in *cloudfront.DescribeFunctionInput, optFns ...func(*cloudfront.Options)) (*cloudfront.DescribeFunctionOutput, error)
+	GetFunction(ctx context.Context, in *cloudfront.GetFunctionInput, optFns ...func(*cloudfront.Options)) (*cloudfront.GetFunctionOutput, error)
+	CreateFunction(ctx context.Context, in *cloudfront.CreateFunctionInput, optFns ...func(*cloudfront.Options)) (*cloudfront.CreateFunctionOutput, error)
+	UpdateFunction(ctx context.Context, in *cloudfront.UpdateFunctionInput, optFns ...func(*cloudfront.Options)) (*cloudfront.UpdateFunctionOutput, error)
+	TestFunction(ctx context.Context, in *cloudfront.TestFunctionInput, optFns ...func(*cloudfront.Options)) (*cloudfront.TestFunctionOutput, error)
+	PublishFunction(ctx context.Context, in *cloudfront.PublishFunctionInput, optFns ...func(*cloudfront.Options)) (*cloudfront.PublishFunctionOutput, error)
+}
+
+// DistributionsAPI reads and writes a distribution's configuration.
+type DistributionsAPI interface {
+	GetDistributionConfig(ctx context.Context, in *cloudfront.GetDistributionConfigInput, optFns ...func(*cloudfront.Options)) (*cloudfront.GetDistributionConfigOutput, error)
+	UpdateDistribution(ctx context.Context, in *cloudfront.UpdateDistributionInput, optFns ...func(*cloudfront.Options)) (*cloudfront.UpdateDistributionOutput, error)
+}
+
+// KeyValueStoreAPI writes KeyValueStore entries.
+type KeyValueStoreAPI interface {
+	DescribeKeyValueStore(ctx context.Context, in *cloudfrontkeyvaluestore.DescribeKeyValueStoreInput, optFns ...func(*cloudfrontkeyvaluestore.Options)) (*cloudfrontkeyvaluestore.DescribeKeyValueStoreOutput, error)
+	ListKeys(ctx context.Context, in *cloudfrontkeyvaluestore.ListKeysInput, optFns ...func(*cloudfrontkeyvaluestore.Options)) (*cloudfrontkeyvaluestore.ListKeysOutput, error)
+	UpdateKeys(ctx context.Context, in *cloudfrontkeyvaluestore.UpdateKeysInput, optFns ...func(*cloudfrontkeyvaluestore.Options)) (*cloudfrontkeyvaluestore.UpdateKeysOutput, error)
+}
+
+var (
+	_ FunctionsAPI     = (*cloudfront.Client)(nil)
+	_ DistributionsAPI = (*cloudfront.Client)(nil)
+	_ KeyValueStoreAPI = (*cloudfrontkeyvaluestore.Client)(nil)
+)
+
+// Clients are the AWS APIs a deploy uses; KVS may be nil when the function
+// reads no KeyValueStore.
+type Clients struct {
+	Functions     FunctionsAPI
+	Distributions DistributionsAPI
+	KVS           KeyValueStoreAPI
+}
+
+// Options describe one deploy.
+type Options struct {
+	Name    string // function name
+	Code    []byte // compiled function, as LoadCloudFront returns it
+	Comment string
+	// KVSARN is associated with the function and receives KVS entries.
+	KVSARN string
+	KVS    map[string]string
+	// ManagedKey says which existing keys belong to studiobake, so that a
+	// removed user's key is deleted; keys it does not claim are left alone.
+	ManagedKey func(key string) bool
+	// BasePath is where Studio is served; it chooses the cache behaviour
+	// and the test request.
+	BasePath string
+	// Associate attaches the function to DistributionID's cache behaviour:
+	// CacheBehavior's path pattern, "default", or (empty) the behaviour
+	// whose pattern covers BasePath, else the default one.
+	Associate      bool
+	DistributionID string
+	CacheBehavior  string
+}
+
+// Result says what a deploy did.
+type Result struct {
+	FunctionARN string
+	Created     bool
+	Updated     bool
+	Published   bool
+	Tested      bool
+	Associated  bool
+	KeysPut     int
+	KeysDeleted int
+}
+
+// Summary is the one line a deploy ends with.
+func (r *Result) Summary(name string) string {
+	var did []string
+	for _, x := range []struct {
+		ok   bool
+		what string
+	}{{r.Created, "created"}, {r.Updated, "updated"}, {r.Tested, "tested"}, {r.Published, "published"}, {r.Associated, "associated"}} {
+		if x.ok {
+			did = append(did, x.what)
+		}
+	}
+	if len(did) == 0 {
+		did = append(did, "unchanged")
+	}
+	return fmt.Sprintf("function %s: %s; keys: %d put, %d deleted", name, strings.Join(did, ", "), r.KeysPut, r.KeysDeleted)
+}
+
+// Run deploys o, reporting each step to out.
+func Run(ctx context.Context, c Clients, o Options, out io.Writer) (*Result, error) {
+	if o.Name == "" || len(o.Code) == 0 {
+		return nil, errors.New("deploy: need a function name and code")
+	}
+	if o.Associate && o.DistributionID == "" {
+		return nil, errors.New("--associate needs --distribution-id")
+	}
+	r := &Result{}
+	if o.KVSARN != "" {
+		if err := syncKeys(ctx, c.KVS, o, r, out); err != nil {
+			return r, err
+		}
+	}
+	etag, live, err := ensureFunction(ctx, c.Functions, o, r, out)
+	if err != nil {
+		return r, err
+	}
+	if !live {
+		if err := testFunction(ctx, c.Functions, o, etag, r, out); err != nil {
+			return r, err
+		}
+		pub, err := c.Functions.PublishFunction(ctx, &cloudfront.PublishFunctionInput{Name: &o.Name, IfMatch: &etag})
+		if err != nil {
+			return r, fmt.Errorf("publish function %s: %w", o.Name, err)
+		}
+		r.Published = true
+		r.FunctionARN = functionARN(pub.FunctionSummary, r.FunctionARN)
+		fmt.Fprintf(out, "function %s: published\n", o.Name)
+	} else {
+		fmt.Fprintf(out, "function %s: live code is current, not republished\n", o.Name)
+	}
+	if o.Associate {
+		if err := associate(ctx, c.Distributions, o, r, out); err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}
+
+func functionARN(s *types.FunctionSummary, def string) string {
+	if s != nil && s.FunctionMetadata != nil && s.FunctionMetadata.FunctionARN != nil {
+		return *s.FunctionMetadata.FunctionARN
+	}
+	return def
+}
+
+func (o Options) config() *types.FunctionConfig {
+	cfg := &types.FunctionConfig{Comment: aws.String(o.Comment), Runtime: types.FunctionRuntimeCloudfrontJs20}
+	if o.KVSARN != "" {
+		cfg.KeyValueStoreAssociations = &types.KeyValueStoreAssociations{Quantity: aws.Int32(1),
+			Items: []types.KeyValueStoreAssociation{{KeyValueStoreARN: aws.String(o.KVSARN)}}}
+	}
+	return cfg
+}
+
+// sameConfig compares what deploy sets: runtime and the store association.
+func sameConfig(a, b *types.FunctionConfig) bool {
+	if a == nil || b == nil || a.Runtime != b.Runtime {
+		return false
+	}
+	return kvsARNs(a) == kvsARNs(b)
+}
+
+func kvsARNs(c *types.FunctionConfig) string {
+	var arns []string
+	if c.KeyValueStoreAssociations != nil {
+		for _, a := range c.KeyValueStoreAssociations.Items {
+			arns = append(arns, aws.ToString(a.KeyValueStoreARN))
+		}
+	}
+	return strings.Join(arns, ",")
+}
+
+func isNotFound(err error) bool {
+	var nf *types.NoSuchFunctionExists
+	return errors.As(err, &nf)
+}
+
+func isAccessDenied(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && (ae.ErrorCode() == "AccessDenied" || ae.ErrorCode() == "AccessDeniedException")
+}
+
+// ensureFunction makes the DEVELOPMENT stage hold o's code and config and
+// returns its ETag, and whether LIVE already matches (nothing to publish).
+func ensureFunction(ctx context.Context, api FunctionsAPI, o Options, r *Result, out io.Writer) (string, bool, error) {
+	desc, err := api.DescribeFunction(ctx, &cloudfront.DescribeFunctionInput{Name: &o.Name, Stage: types.FunctionStageDevelopment})
+	if isNotFound(err) {
+		created, err := api.CreateFunction(ctx, &cloudfront.CreateFunctionInput{Name: &o.Name, FunctionCode: o.Code, FunctionConfig: o.config()})
+		if err != nil {
+			return "", false, fmt.Errorf("create function %s: %w", o.Name, err)
+		}
+		r.Created = true
+		r.FunctionARN = functionARN(created.FunctionSummary, "")
+		fmt.Fprintf(out, "function %s: created (%d bytes)\n", o.Name, len(o.Code))
+		return aws.ToString(created.ETag), false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("describe function %s: %w", o.Name, err)
+	}
+	r.FunctionARN = functionARN(desc.FunctionSummary, "")
+	etag := aws.ToString(desc.ETag)
+	dev, err := api.GetFunction(ctx, &cloudfront.GetFunctionInput{Name: &o.Name, Stage: types.FunctionStageDevelopment})
+	if err != nil {
+		return "", false, fmt.Errorf("get function %s: %w", o.Name, err)
+	}
+	if !bytes.Equal(dev.FunctionCode, o.Code) || !sameConfig(desc.FunctionSummary.FunctionConfig, o.config()) {
+		up, err := api.UpdateFunction(ctx, &cloudfront.UpdateFunctionInput{Name: &o.Name, IfMatch: aws.String(aws.ToString(dev.ETag)),
+			FunctionCode: o.Code, FunctionConfig: o.config()})
+		if err != nil {
+			return "", false, fmt.Errorf("update function %s: %w", o.Name, err)
+		}
+		r.Updated = true
+		fmt.Fprintf(out, "function %s: updated (%d bytes)\n", o.Name, len(o.Code))
+		return aws.ToString(up.ETag), false, nil
+	}
+	live, err := liveMatches(ctx, api, o)
+	return etag, live, err
+}
+
+// liveMatches says whether the LIVE stage already runs o's code and config
+// (an earlier deploy may have stopped between update and publish).
+func liveMatches(ctx context.Context, api FunctionsAPI, o Options) (bool, error) {
+	desc, err := api.DescribeFunction(ctx, &cloudfront.DescribeFunctionInput{Name: &o.Name, Stage: types.FunctionStageLive})
+	if isNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("describe live function %s: %w", o.Name, err)
+	}
+	got, err := api.GetFunction(ctx, &cloudfront.GetFunctionInput{Name: &o.Name, Stage: types.FunctionStageLive})
+	if err != nil {
+		return false, fmt.Errorf("get live function %s: %w", o.Name, err)
+	}
+	return bytes.Equal(got.FunctionCode, o.Code) && sameConfig(desc.FunctionSummary.FunctionConfig, o.config()), nil
+}
+
+// testFunction runs the DEVELOPMENT stage against a request for the entry
+// page; an error thrown there stops the deploy before publishing. A caller
+// without cloudfront:TestFunction permission gets a note, not a failure.
+func testFunction(ctx context.Context, api FunctionsAPI, o Options, etag string, r *Result, out io.Writer) error {
+	event := fmt.Sprintf(`{"version":"1.0","context":{"eventType":"viewer-request"},"viewer":{"ip":"198.51.100.7"},`+
+		`"request":{"method":"GET","uri":%q,"querystring":{},"headers":{"host":{"value":"studio.example.com"}},"cookies":{}}}`, o.BasePath+"/")
+	res, err := api.TestFunction(ctx, &cloudfront.TestFunctionInput{Name: &o.Name, IfMatch: &etag,
+		Stage: types.FunctionStageDevelopment, EventObject: []byte(event)})
+	if isAccessDenied(err) {
+		fmt.Fprintf(out, "function %s: test skipped (no permission for cloudfront:TestFunction)\n", o.Name)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("test function %s: %w", o.Name, err)
+	}
+	if res.TestResult != nil && aws.ToString(res.TestResult.FunctionErrorMessage) != "" {
+		return fmt.Errorf("test function %s: it failed in CloudFront, not published: %s", o.Name, aws.ToString(res.TestResult.FunctionErrorMessage))
+	}
+	r.Tested = true
+	util := ""
+	if res.TestResult != nil {
+		util = aws.ToString(res.TestResult.ComputeUtilization)
+	}
+	fmt.Fprintf(out, "function %s: tested (compute utilization %s)\n", o.Name, or(util, "?"))
+	return nil
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

@@ -1,0 +1,351 @@
+package deploy
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/studiobake/studiobake/templates/cfrun"
+)
+
+// fakeCloudFront speaks enough of the CloudFront 2020-05-31 REST-XML API
+// (functions and distribution config) and of the KeyValueStore JSON API for
+// the SDK's real clients. It checks If-Match like the service does and runs
+// TestFunction through cfrun.
+type fakeCloudFront struct {
+	mu        sync.Mutex
+	t         *testing.T
+	funcs     map[string]*fakeFunc
+	calls     map[string]int
+	etagN     int
+	distXML   []byte
+	distETag  string
+	kvs       map[string]string
+	kvsETag   string
+	denyTests bool
+}
+
+type fakeFunc struct {
+	arn       string
+	dev, live *fakeStage
+	devETag   string
+	liveETag  string
+}
+
+type fakeStage struct {
+	code    []byte
+	comment string
+	runtime string
+	kvsARNs []string
+}
+
+const initialDistribution = `<?xml version="1.0" encoding="UTF-8"?>
+<DistributionConfig xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/"><CallerReference>ref-1</CallerReference><Comment>studio</Comment><Enabled>true</Enabled>` +
+	`<Origins><Quantity>1</Quantity><Items><Origin><Id>s3</Id><DomainName>studio.s3.amazonaws.com</DomainName></Origin></Items></Origins>` +
+	`<DefaultCacheBehavior><TargetOriginId>s3</TargetOriginId><ViewerProtocolPolicy>redirect-to-https</ViewerProtocolPolicy></DefaultCacheBehavior>` +
+	`<CacheBehaviors><Quantity>1</Quantity><Items><CacheBehavior><PathPattern>agents/*</PathPattern><TargetOriginId>s3</TargetOriginId><ViewerProtocolPolicy>redirect-to-https</ViewerProtocolPolicy></CacheBehavior></Items></CacheBehaviors>` +
+	`</DistributionConfig>`
+
+func newFake(t *testing.T) (*fakeCloudFront, *httptest.Server) {
+	f := &fakeCloudFront{t: t, funcs: map[string]*fakeFunc{}, calls: map[string]int{},
+		distXML: []byte(initialDistribution), distETag: "D1", kvs: map[string]string{}, kvsETag: "K1"}
+	srv := httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(srv.Close)
+	return f, srv
+}
+
+func (f *fakeCloudFront) count(op string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[op]
+}
+
+func (f *fakeCloudFront) nextETag(prefix string) string {
+	f.etagN++
+	return fmt.Sprintf("%s%d", prefix, f.etagN)
+}
+
+func (f *fakeCloudFront) serve(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	path := r.URL.EscapedPath()
+	body, _ := io.ReadAll(r.Body)
+	switch {
+	case strings.HasPrefix(path, "/key-value-stores/"):
+		f.serveKVS(w, r, path, body)
+	case strings.HasPrefix(path, "/2020-05-31/distribution/"):
+		f.serveDistribution(w, r, body)
+	case strings.HasPrefix(path, "/2020-05-31/function"):
+		f.serveFunction(w, r, path, body)
+	default:
+		f.t.Errorf("fake CloudFront: unexpected %s %s", r.Method, path)
+		xmlError(w, 400, "InvalidArgument", "unexpected request")
+	}
+}
+
+func xmlError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "text/xml")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `<?xml version="1.0"?><ErrorResponse><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>r</RequestId></ErrorResponse>`, code, msg)
+}
+
+func writeXML(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "text/xml")
+	w.WriteHeader(status)
+	b, _ := xml.Marshal(v)
+	w.Write(b)
+}
+
+// XML shapes of the function API.
+type xConfig struct {
+	Comment string `xml:"Comment"`
+	Runtime string `xml:"Runtime"`
+	KVS     *struct {
+		Quantity int      `xml:"Quantity"`
+		ARNs     []string `xml:"Items>KeyValueStoreAssociation>KeyValueStoreARN"`
+	} `xml:"KeyValueStoreAssociations,omitempty"`
+}
+
+type xSummary struct {
+	XMLName  xml.Name `xml:"FunctionSummary"`
+	Name     string   `xml:"Name"`
+	Status   string   `xml:"Status"`
+	Config   xConfig  `xml:"FunctionConfig"`
+	Metadata struct {
+		ARN   string `xml:"FunctionARN"`
+		Stage string `xml:"Stage"`
+		Time  string `xml:"LastModifiedTime"`
+	} `xml:"FunctionMetadata"`
+}
+
+type xRequest struct {
+	Name        string  `xml:"Name"`
+	Config      xConfig `xml:"FunctionConfig"`
+	Code        b64     `xml:"FunctionCode"`
+	Stage       string  `xml:"Stage"`
+	EventObject b64     `xml:"EventObject"`
+}
+
+// b64 is a blob member: base64 text in the XML.
+type b64 []byte
+
+func (b *b64) UnmarshalText(text []byte) error {
+	d, err := base64.StdEncoding.DecodeString(string(text))
+	*b = d
+	return err
+}
+
+func (s *fakeStage) config() xConfig {
+	c := xConfig{Comment: s.comment, Runtime: s.runtime}
+	if len(s.kvsARNs) > 0 {
+		c.KVS = &struct {
+			Quantity int      `xml:"Quantity"`
+			ARNs     []string `xml:"Items>KeyValueStoreAssociation>KeyValueStoreARN"`
+		}{len(s.kvsARNs), s.kvsARNs}
+	}
+	return c
+}
+
+func summary(name string, fn *fakeFunc, st *fakeStage, stage string) xSummary {
+	s := xSummary{Name: name, Status: "UNPUBLISHED", Config: st.config()}
+	if stage == "LIVE" {
+		s.Status = "DEPLOYED"
+	}
+	s.Metadata.ARN, s.Metadata.Stage, s.Metadata.Time = fn.arn, stage, "2026-11-23T00:00:00Z"
+	return s
+}
+
+func stageOf(req xRequest) *fakeStage {
+	st := &fakeStage{code: req.Code, comment: req.Config.Comment, runtime: req.Config.Runtime}
+	if req.Config.KVS != nil {
+		st.kvsARNs = req.Config.KVS.ARNs
+	}
+	return st
+}
+
+func (f *fakeCloudFront) serveFunction(w http.ResponseWriter, r *http.Request, path string, body []byte) {
+	rest := strings.TrimPrefix(strings.TrimPrefix(path, "/2020-05-31/function"), "/")
+	name, action, _ := strings.Cut(rest, "/")
+	name, _ = url.PathUnescape(name)
+	var req xRequest
+	if len(body) > 0 {
+		if err := xml.Unmarshal(body, &req); err != nil {
+			f.t.Errorf("fake: bad XML body: %v", err)
+		}
+	}
+	fn := f.funcs[name]
+	stage := r.URL.Query().Get("Stage")
+	switch {
+	case r.Method == "POST" && name == "":
+		f.calls["CreateFunction"]++
+		if f.funcs[req.Name] != nil {
+			xmlError(w, 409, "FunctionAlreadyExists", "exists")
+			return
+		}
+		fn = &fakeFunc{arn: "arn:aws:cloudfront::123456789012:function/" + req.Name, dev: stageOf(req), devETag: f.nextETag("E")}
+		f.funcs[req.Name] = fn
+		w.Header().Set("ETag", fn.devETag)
+		w.Header().Set("Location", "https://cloudfront.amazonaws.com/2020-05-31/function/"+req.Name)
+		writeXML(w, 201, summary(req.Name, fn, fn.dev, "DEVELOPMENT"))
+	case fn == nil || (stage == "LIVE" && fn.live == nil):
+		f.calls[opName(r.Method, action)]++
+		xmlError(w, 404, "NoSuchFunctionExists", "no function "+name)
+	case r.Method == "GET" && action == "describe":
+		f.calls["DescribeFunction"]++
+		st, etag := fn.stage(stage)
+		w.Header().Set("ETag", etag)
+		writeXML(w, 200, summary(name, fn, st, or(stage, "DEVELOPMENT")))
+	case r.Method == "GET" && action == "":
+		f.calls["GetFunction"]++
+		st, etag := fn.stage(stage)
+		w.Header().Set("ETag", etag)
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Write(st.code)
+	default:
+		f.mutateFunction(w, r, name, action, fn, req)
+	}
+}
+
+func (fn *fakeFunc) stage(s string) (*fakeStage, string) {
+	if s == "LIVE" {
+		return fn.live, fn.liveETag
+	}
+	return fn.dev, fn.devETag
+}
+
+func opName(method, action string) string {
+	switch {
+	case action == "describe":
+		return "DescribeFunction"
+	case method == "GET":
+		return "GetFunction"
+	}
+	return method + " " + action
+}
+
+// mutateFunction handles the calls that need the DEVELOPMENT ETag.
+func (f *fakeCloudFront) mutateFunction(w http.ResponseWriter, r *http.Request, name, action string, fn *fakeFunc, req xRequest) {
+	op := map[string]string{"PUT": "UpdateFunction", "POST test": "TestFunction", "POST publish": "PublishFunction"}[strings.TrimSpace(r.Method+" "+action)]
+	f.calls[op]++
+	if r.Header.Get("If-Match") != fn.devETag {
+		xmlError(w, 412, "PreconditionFailed", fmt.Sprintf("If-Match %q, current %q", r.Header.Get("If-Match"), fn.devETag))
+		return
+	}
+	switch op {
+	case "UpdateFunction":
+		fn.dev = stageOf(req)
+		fn.devETag = f.nextETag("E")
+		// The SDK reads UpdateFunction's new ETag from this misspelled
+		// header; the service sends it so.
+		w.Header().Set("ETtag", fn.devETag)
+		writeXML(w, 200, summary(name, fn, fn.dev, "DEVELOPMENT"))
+	case "TestFunction":
+		if f.denyTests {
+			xmlError(w, 403, "AccessDenied", "not allowed")
+			return
+		}
+		f.test(w, name, fn, req)
+	case "PublishFunction":
+		cp := *fn.dev
+		fn.live, fn.liveETag = &cp, f.nextETag("L")
+		writeXML(w, 200, summary(name, fn, fn.live, "LIVE"))
+	default:
+		xmlError(w, 400, "InvalidArgument", "unexpected "+r.Method+" "+action)
+	}
+}
+
+func (f *fakeCloudFront) test(w http.ResponseWriter, name string, fn *fakeFunc, req xRequest) {
+	type result struct {
+		XMLName xml.Name `xml:"TestResult"`
+		Summary xSummary `xml:"FunctionSummary"`
+		Util    string   `xml:"ComputeUtilization"`
+		ErrMsg  string   `xml:"FunctionErrorMessage,omitempty"`
+		Output  string   `xml:"FunctionOutput,omitempty"`
+	}
+	res := result{Summary: summary(name, fn, fn.dev, "DEVELOPMENT"), Util: "12"}
+	var ev cfrun.Event
+	run, err := cfrun.New(string(fn.dev.code), f.kvs)
+	if err == nil {
+		err = json.Unmarshal(req.EventObject, &ev)
+	}
+	if err == nil {
+		var out cfrun.Result
+		if out, err = run.Run(ev); err == nil {
+			b, _ := json.Marshal(out)
+			res.Output = string(b)
+		}
+	}
+	if err != nil {
+		res.ErrMsg = err.Error()
+	}
+	writeXML(w, 200, res)
+}
+
+func (f *fakeCloudFront) serveDistribution(w http.ResponseWriter, r *http.Request, body []byte) {
+	switch r.Method {
+	case "GET":
+		f.calls["GetDistributionConfig"]++
+		w.Header().Set("ETag", f.distETag)
+		w.Header().Set("Content-Type", "text/xml")
+		w.Write(f.distXML)
+	case "PUT":
+		f.calls["UpdateDistribution"]++
+		if r.Header.Get("If-Match") != f.distETag {
+			xmlError(w, 412, "PreconditionFailed", "stale distribution ETag")
+			return
+		}
+		f.distXML, f.distETag = body, f.nextETag("D")
+		w.Header().Set("ETag", f.distETag)
+		w.Header().Set("Content-Type", "text/xml")
+		fmt.Fprintf(w, `<?xml version="1.0"?><Distribution><Id>E123</Id><Status>InProgress</Status><DomainName>d111.cloudfront.net</DomainName></Distribution>`)
+	}
+}
+
+func (f *fakeCloudFront) serveKVS(w http.ResponseWriter, r *http.Request, path string, body []byte) {
+	rest, _ := url.PathUnescape(strings.TrimPrefix(path, "/key-value-stores/"))
+	arn, sub, _ := strings.Cut(rest, "/keys")
+	_ = sub
+	w.Header().Set("Content-Type", "application/json")
+	switch {
+	case r.Method == "GET" && !strings.HasSuffix(path, "/keys"):
+		f.calls["DescribeKeyValueStore"]++
+		w.Header().Set("ETag", f.kvsETag)
+		json.NewEncoder(w).Encode(map[string]any{"KvsARN": arn, "ItemCount": len(f.kvs), "TotalSizeInBytes": 1})
+	case r.Method == "GET":
+		f.calls["ListKeys"]++
+		var items []map[string]string
+		for _, k := range sortedKeys(f.kvs) {
+			items = append(items, map[string]string{"Key": k, "Value": f.kvs[k]})
+		}
+		json.NewEncoder(w).Encode(map[string]any{"Items": items})
+	default:
+		f.calls["UpdateKeys"]++
+		if r.Header.Get("If-Match") != f.kvsETag {
+			w.WriteHeader(409)
+			json.NewEncoder(w).Encode(map[string]string{"__type": "ConflictException", "message": "stale ETag"})
+			return
+		}
+		var in struct {
+			Puts    []struct{ Key, Value string }
+			Deletes []struct{ Key string }
+		}
+		json.Unmarshal(body, &in)
+		for _, p := range in.Puts {
+			f.kvs[p.Key] = p.Value
+		}
+		for _, d := range in.Deletes {
+			delete(f.kvs, d.Key)
+		}
+		f.kvsETag = f.nextETag("K")
+		w.Header().Set("ETag", f.kvsETag)
+		json.NewEncoder(w).Encode(map[string]any{"ETag": f.kvsETag, "ItemCount": len(f.kvs), "TotalSizeInBytes": 1})
+	}
+}
