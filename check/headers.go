@@ -80,11 +80,17 @@ func (c *checker) securityItem(pg *page, index *fetched) Item {
 	return pass(IDSecurity, "CSP allows the page's inline script and API; nosniff, Referrer-Policy, framing protection present")
 }
 
-// apiOriginForCSP is the API origin the page will connect to, or nil.
+// apiOriginForCSP is the API origin the page itself will connect to: the
+// baked one, not --api (which may point check elsewhere); --api only when
+// the page does not say.
 func (c *checker) apiOriginForCSP(pg *page) *url.URL {
-	api, err := c.apiEndpoint(pg)
+	baked := *c
+	baked.o.API = ""
+	api, err := baked.apiEndpoint(pg)
 	if err != nil {
-		return nil
+		if api, err = c.apiEndpoint(pg); err != nil {
+			return nil
+		}
 	}
 	return api.origin()
 }

@@ -16,12 +16,13 @@ import (
 
 // Handler serves one bake the way the CDN would.
 type Handler struct {
-	basePath string
-	site     string
-	files    map[string]*build.File // by path relative to site/
-	security map[string]string
-	gate     gate
-	log      io.Writer
+	basePath  string
+	apiOrigin string // "" when the API is on the page's own origin
+	site      string
+	files     map[string]*build.File // by path relative to site/
+	security  map[string]string
+	gate      gate
+	log       io.Writer
 }
 
 // gateResult is what the viewer-request function decided: pass the request
@@ -56,7 +57,7 @@ func NewHandler(dir string, logw io.Writer) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{basePath: m.BasePath, site: site, files: map[string]*build.File{}, security: sec, gate: g, log: logw}
+	h := &Handler{basePath: m.BasePath, apiOrigin: m.APIOrigin, site: site, files: map[string]*build.File{}, security: sec, gate: g, log: logw}
 	for i := range m.Files {
 		h.files[m.Files[i].Path] = &m.Files[i]
 	}

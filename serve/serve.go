@@ -68,6 +68,11 @@ func Start(o Options) (*Server, error) {
 	go func() { s.done <- s.srv.Serve(l) }()
 	if o.Out != nil {
 		fmt.Fprintf(o.Out, "serving %s at %s (Ctrl-C to stop)\n", o.Dir, s.URL)
+		if h.apiOrigin != "" {
+			// The first thing a preview hits: the API refusing this origin.
+			fmt.Fprintf(o.Out, "the page calls the API at %s: its server.cors must allow origin %s with credentials: true\n",
+				h.apiOrigin, strings.TrimSuffix(strings.TrimSuffix(s.URL, h.basePath+"/"), "/"))
+		}
 	}
 	return s, nil
 }

@@ -18,11 +18,13 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/studiobake/studiobake/build"
 	"github.com/studiobake/studiobake/templates"
+	"github.com/studiobake/studiobake/templates/cfrun"
 )
 
 // indexPage is a minimal baked page: one inline script, one module.
@@ -298,7 +300,7 @@ func TestServeBasicAuthGate(t *testing.T) {
 
 func TestStartPrintsURLAndStops(t *testing.T) {
 	dir := writeBake(t, "/agents", nil, []string{"index.html"})
-	var out bytes.Buffer
+	var out lockedBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, Options{Dir: dir, Addr: "127.0.0.1:0", Out: &out}) }()
@@ -314,6 +316,10 @@ func TestStartPrintsURLAndStops(t *testing.T) {
 	u := strings.Fields(line[i:])[0]
 	if !strings.HasPrefix(u, "http://127.0.0.1:") || !strings.HasSuffix(u, "/agents/") {
 		t.Errorf("URL %q, want http://127.0.0.1:PORT/agents/", u)
+	}
+	cors := "server.cors must allow origin " + strings.TrimSuffix(u, "/agents/") + " with credentials: true"
+	if !strings.Contains(out.String(), cors) {
+		t.Errorf("output %q does not say %q", out.String(), cors)
 	}
 	resp, err := http.Get(u)
 	if err != nil {
@@ -358,4 +364,28 @@ func TestStartErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestMain gives the gate more time than cfrun's 1 s loop guard: under -race
+// on a loaded CI machine a first goja run can take that long.
+func TestMain(m *testing.M) {
+	cfrun.Timeout = 10 * time.Second
+	os.Exit(m.Run())
 }
