@@ -158,3 +158,16 @@ func TestSecurityHeaders(t *testing.T) {
 		t.Errorf("headers: %v", h)
 	}
 }
+
+func TestCSPOrigin(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://api.example.com:443": "https://api.example.com",
+		"http://localhost:4111":       "http://localhost:4111",
+		"http://[::1]:80":             "http://[::1]",
+		"https://api.example.com":     "https://api.example.com",
+	} {
+		if got := cspOrigin(in); got != want {
+			t.Errorf("cspOrigin(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

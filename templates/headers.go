@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -88,7 +89,7 @@ func ContentSecurityPolicy(m *build.Manifest, siteDir string) (string, error) {
 	}
 	connect := []string{"'self'"}
 	if m.APIOrigin != "" {
-		connect = append(connect, m.APIOrigin)
+		connect = append(connect, cspOrigin(m.APIOrigin))
 	}
 	if m.TelemetryEnabled {
 		connect = append(connect, telemetryConnect...)
@@ -111,6 +112,23 @@ func ContentSecurityPolicy(m *build.Manifest, siteDir string) (string, error) {
 		return "", fmt.Errorf("content security policy is %d characters; CloudFront allows %d", len(csp), maxCSPLength)
 	}
 	return csp, nil
+}
+
+// cspOrigin drops a default port (the page calls https://host:443 because
+// Studio needs the port spelled out; the policy reads better without it and
+// matches the same requests).
+func cspOrigin(origin string) string {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return origin
+	}
+	if (u.Scheme == "https" && u.Port() == "443") || (u.Scheme == "http" && u.Port() == "80") {
+		u.Host = u.Hostname()
+		if strings.Contains(u.Host, ":") {
+			u.Host = "[" + u.Host + "]"
+		}
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 var inlineScript = regexp.MustCompile(`(?is)<script\b([^>]*)>(.*?)</script\s*>`)
