@@ -109,11 +109,11 @@ func corsFix(origin string) string {
 var studioHeaders = []string{"content-type", "x-mastra-client-type"}
 
 func (c *checker) apiItems(ctx context.Context, pg *page, api apiTarget) []Item {
-	return []Item{
-		c.apiRootItem(ctx, pg, api),
-		c.preflightItem(ctx, pg, api),
-		c.capabilitiesItem(ctx, pg, api),
-	}
+	return parallel(
+		func() Item { return c.apiRootItem(ctx, pg, api) },
+		func() Item { return c.preflightItem(ctx, pg, api) },
+		func() Item { return c.capabilitiesItem(ctx, pg, api) },
+	)
 }
 
 func (c *checker) apiRootItem(ctx context.Context, pg *page, api apiTarget) Item {

@@ -342,3 +342,22 @@ func TestRunRejectsBadOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestRunSlowAPI: the API items run at once, so a hanging API costs one
+// timeout, and each item says what happened.
+func TestRunSlowAPI(t *testing.T) {
+	u, _ := setup(t, nil, checktest.Options{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	t.Cleanup(hang.Close)
+	start := time.Now()
+	rep := run(t, Options{URL: u, API: hang.URL + "/api", Timeout: 500 * time.Millisecond})
+	if d := time.Since(start); d > 1500*time.Millisecond {
+		t.Errorf("took %v with a 500ms timeout", d)
+	}
+	got := failed(rep)
+	for _, id := range []string{IDAPIRoot, IDAPIPreflight, IDAPICaps} {
+		if !strings.Contains(got[id].Detail, "no answer in time") {
+			t.Errorf("%s: %+v", id, got[id])
+		}
+	}
+}

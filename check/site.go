@@ -15,34 +15,54 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 const fixIndexCache = "serve index.html with Cache-Control: public, max-age=0, must-revalidate " +
 	"(studiobake publish sets it on the object; check that no CDN cache or response-headers policy overrides it)"
 
 // siteItems checks what the CDN serves, everything but the page itself.
+// The items are independent requests, so they run at once: a slow CDN costs
+// one timeout, not six.
 func (c *checker) siteItems(ctx context.Context, pg *page) []Item {
 	index, err := c.index(ctx, pg)
 	if err != nil {
 		// The page loaded a moment ago; report the index failure on the items
 		// that need it and still run the rest.
-		return []Item{
+		items := parallel(
+			func() Item { return c.assetItem(ctx, pg) },
+			func() Item { return c.missingItem(ctx, pg) },
+			func() Item { return c.refreshItem(ctx, pg) },
+		)
+		return append(items,
 			fail(IDIndexCache, err.Error(), fixIndexCache),
-			c.assetItem(ctx, pg),
 			fail(IDDeepLink, err.Error(), "check that the base path URL serves index.html"),
-			c.missingItem(ctx, pg),
-			c.refreshItem(ctx, pg),
-			fail(IDSecurity, err.Error(), "check that the base path URL serves index.html"),
-		}
+			fail(IDSecurity, err.Error(), "check that the base path URL serves index.html"))
 	}
-	return []Item{
-		indexCacheItem(index),
-		c.assetItem(ctx, pg),
-		c.deepLinkItem(ctx, pg, index),
-		c.missingItem(ctx, pg),
-		c.refreshItem(ctx, pg),
-		c.securityItem(pg, index),
+	return parallel(
+		func() Item { return indexCacheItem(index) },
+		func() Item { return c.assetItem(ctx, pg) },
+		func() Item { return c.deepLinkItem(ctx, pg, index) },
+		func() Item { return c.missingItem(ctx, pg) },
+		func() Item { return c.refreshItem(ctx, pg) },
+		func() Item { return c.securityItem(pg, index) },
+	)
+}
+
+// parallel runs each check in its own goroutine and returns the items in
+// argument order.
+func parallel(fns ...func() Item) []Item {
+	out := make([]Item, len(fns))
+	var wg sync.WaitGroup
+	for i, fn := range fns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = fn()
+		}()
 	}
+	wg.Wait()
+	return out
 }
 
 // index fetches the base URL itself: the user may have given a deep link.
