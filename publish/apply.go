@@ -71,7 +71,7 @@ func (r *runner) uploadPhase(ctx context.Context, st *state, phase Phase) error 
 	if len(ups) == 0 {
 		return nil
 	}
-	r.rep.startUploads(len(ups), size)
+	r.rep.startUploads(phase, len(ups), size)
 	defer r.rep.endUploads()
 	states := make([]ObjectState, len(ups))
 	err := forEach(ctx, r.o.Concurrency, len(ups), func(ctx context.Context, i int) error {

@@ -88,6 +88,9 @@ func LoadBake(dir string) (*Bake, error) {
 		}
 		rel, _ := filepath.Rel(site, p)
 		rel = filepath.ToSlash(rel)
+		if strings.HasPrefix(rel, build.StateDir+"/") {
+			return fmt.Errorf("%s: %s/ is where publish keeps its records", p, build.StateDir)
+		}
 		seen[rel] = true
 		f, err := b.localFile(rel, p)
 		if err != nil {

@@ -29,11 +29,13 @@ const (
 	DefaultConcurrency    = 16
 	DefaultRequestTimeout = 5 * time.Minute
 	DefaultMaxAttempts    = 5
-	// maxHeads caps the HEAD requests spent classifying objects that neither
-	// the release record nor the local bake knows: a bucket root full of other
-	// things must not cost one request per object on every publish.
-	maxHeads = 1000
 )
+
+// maxHeads caps the HEAD requests spent classifying objects that neither the
+// release record nor the local bake knows: a bucket root full of other things
+// must not cost one request per object on every publish. (A variable so that
+// a test can raise it.)
+var maxHeads = 1000
 
 // AWSOptions say how to reach AWS or an S3-compatible store. Everything else
 // (credentials, SSO, web identity, instance roles) comes from the SDK's

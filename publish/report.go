@@ -117,11 +117,14 @@ func (r *reporter) verbosef(format string, args ...any) {
 	}
 }
 
-// startUploads opens a phase of uploads.
-func (r *reporter) startUploads(files int, bytes int64) {
+// startUploads opens a phase of uploads: a bar on a terminal, else one line.
+func (r *reporter) startUploads(phase Phase, files int, bytes int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.files, r.done = files, 0
+	if !r.bar && !r.verbose {
+		fmt.Fprintf(r.w, "uploading %d %s files (%s)\n", files, phase, humanBytes(bytes))
+	}
 	if r.bar && files > 0 {
 		r.cur = progressbar.NewOptions64(bytes, progressbar.OptionSetWriter(r.w),
 			progressbar.OptionShowBytes(true), progressbar.OptionSetWidth(30),
