@@ -100,6 +100,9 @@ func CompileCloudFront(o CloudFrontOptions) (string, error) {
 		code = kvsImport + code
 	}
 	if err := CheckCloudFront(code); err != nil {
+		if len(code) > MaxFunctionSize && o.Basic != nil && !o.Basic.InKVS {
+			return "", fmt.Errorf("compiled gate: %w: %d users in the code; keep them in the KeyValueStore with --users-in-kvs", err, len(o.Basic.Users))
+		}
 		return "", fmt.Errorf("compiled gate: %w", err)
 	}
 	return code, nil

@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -206,5 +207,17 @@ func TestWriteEdgeNothingOnError(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, build.SiteDir, "_headers")); !os.IsNotExist(err) {
 		t.Error("edge output went into site/")
+	}
+}
+
+func TestTooManyUsersHint(t *testing.T) {
+	var users []User
+	for i := 0; i < 120; i++ {
+		u, _, _ := NewUser(fmt.Sprintf("user%03d", i))
+		users = append(users, u)
+	}
+	_, err := CompileCloudFront(CloudFrontOptions{Basic: &BasicAuth{Realm: "S", Users: users}})
+	if err == nil || !strings.Contains(err.Error(), "--users-in-kvs") || !strings.Contains(err.Error(), "CloudFront allows 10240") {
+		t.Errorf("got %v", err)
 	}
 }

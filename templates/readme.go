@@ -28,6 +28,20 @@ func cloudFrontReadme(m *build.Manifest, o CloudFrontOptions, size int) []byte {
 	w("}'\n    aws cloudfront publish-function --name NAME --if-match ETAG\n")
 	w("    aws cloudfront create-response-headers-policy --response-headers-policy-config file://%s\n\n", HeadersPolicyFile)
 	w("then attach both to the cache behaviour that serves Studio (viewer request).\n")
+	if o.usesKVS() {
+		w("\nThe KeyValueStore must exist before deploying (aws cloudfront\ncreate-key-value-store); deploy writes %s into it and associates it.\n", KVSFile)
+	}
+	if o.Cookie != nil {
+		w("\nCookie auth: your login service sets the cookie `%s` to an HS256 JWT\n", o.Cookie.Name)
+		w("(header.payload.signature, base64url) or to payload.signature, where the\n")
+		w("signature is HMAC-SHA256 over the part before it with the secret, and the\n")
+		w("payload is JSON with `exp` (seconds since 1970) and optionally `nbf`.\n")
+		w("Viewers without a valid cookie are sent to %s", o.Cookie.LoginURL)
+		if o.Cookie.ReturnParam != "" {
+			w(" with `%s` set to the URL they asked for", o.Cookie.ReturnParam)
+		}
+		w(".\n")
+	}
 	w("Do not add custom error responses that map 403/404 to index.html: the\nfunction already routes deep links, and such mappings hide missing assets.\n")
 	return []byte(b.String())
 }
