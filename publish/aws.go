@@ -88,8 +88,8 @@ func errNoCredentials(err error) error {
 }
 
 // newS3Client builds the S3 client; without a region it asks the bucket for
-// its own, so that `--bucket` alone works.
-func newS3Client(ctx context.Context, cfg aws.Config, o AWSOptions, bucket string) (*s3.Client, error) {
+// its own (and records it in cfg), so that `--bucket` alone works.
+func newS3Client(ctx context.Context, cfg *aws.Config, o AWSOptions, bucket string) (*s3.Client, error) {
 	opt := func(so *s3.Options) {
 		if o.EndpointURL != "" {
 			so.BaseEndpoint = aws.String(o.EndpointURL)
@@ -97,14 +97,14 @@ func newS3Client(ctx context.Context, cfg aws.Config, o AWSOptions, bucket strin
 		so.UsePathStyle = o.PathStyle
 	}
 	if cfg.Region == "" {
-		region, err := manager.GetBucketRegion(ctx, s3.NewFromConfig(cfg, opt, func(so *s3.Options) { so.Region = "us-east-1" }), bucket)
+		region, err := manager.GetBucketRegion(ctx, s3.NewFromConfig(*cfg, opt, func(so *s3.Options) { so.Region = "us-east-1" }), bucket)
 		if err != nil {
 			return nil, fmt.Errorf("no AWS region set (--region or AWS_REGION) and the region of bucket %q is unknown: %w",
 				bucket, describeS3Error(bucket, "", err))
 		}
 		cfg.Region = region
 	}
-	return s3.NewFromConfig(cfg, opt), nil
+	return s3.NewFromConfig(*cfg, opt), nil
 }
 
 // describeS3Error turns the errors people meet first into one clear sentence,

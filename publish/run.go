@@ -46,13 +46,13 @@ func connect(ctx context.Context, o *Options, prefix string) (*runner, error) {
 		if err != nil {
 			return nil, err
 		}
-		client, err := newS3Client(ctx, cfg, o.AWS, o.Bucket)
+		client, err := newS3Client(ctx, &cfg, o.AWS, o.Bucket)
 		if err != nil {
 			return nil, err
 		}
 		r.cfg, store = cfg, client
 		if o.DistributionID != "" {
-			cf = cloudfront.NewFromConfig(cfg)
+			cf = cloudfront.NewFromConfig(cfg) // global: any region of the partition resolves it
 		}
 	}
 	r.counts = &countingStore{objectStore: store, n: &r.result.Requests}
@@ -300,8 +300,12 @@ func (r *runner) summary(st *state) string {
 		return fmt.Sprintf("%s is up to date: release %s, %d files unchanged, %d requests",
 			loc, st.rec.ID, len(c.Unchanged), r.requests())
 	}
-	s := fmt.Sprintf("%s: release %s: %d uploaded (%s), %d unchanged, %d kept, %d deleted",
-		loc, st.rec.ID, len(c.Uploads), humanBytes(c.UploadBytes()), len(c.Unchanged), len(c.Kept), len(c.Deletes))
+	uploaded, deleted := "uploaded", "deleted"
+	if r.o.DryRun {
+		uploaded, deleted = "to upload", "to delete"
+	}
+	s := fmt.Sprintf("%s: release %s: %d %s (%s), %d unchanged, %d kept, %d %s",
+		loc, st.rec.ID, len(c.Uploads), uploaded, humanBytes(c.UploadBytes()), len(c.Unchanged), len(c.Kept), len(c.Deletes), deleted)
 	if len(c.Deferred) > 0 {
 		s += fmt.Sprintf(", %d deletions deferred (--max-deletes)", len(c.Deferred))
 	}
