@@ -241,8 +241,9 @@ func functionFlags() []cli.Flag {
 
 // deployFunction deploys the gate of the bake in bakeDir when
 // --function-name is given: KeyValueStore entries, then the function, then
-// the association. It re-checks the code first, so a hand-edited
-// function.js that CloudFront would reject is never deployed.
+// the association; with publish's --dry-run it only reports what would
+// change. It re-checks the code first, so a hand-edited function.js that
+// CloudFront would reject is never deployed.
 func deployFunction(c *cli.Context, cfg aws.Config, m *build.Manifest, bakeDir string, out io.Writer) error {
 	name := c.String("function-name")
 	if name == "" {
@@ -267,7 +268,8 @@ func deployFunction(c *cli.Context, cfg aws.Config, m *build.Manifest, bakeDir s
 	}
 	o := deploy.Options{Name: name, Code: []byte(code), Comment: "Mastra Studio gate (studiobake), base " + edgeOr(m.BasePath, "/"),
 		KVSARN: info.KVSARN, KVS: kvs, ManagedKey: managedKey, BasePath: m.BasePath,
-		Associate: c.Bool("associate"), DistributionID: c.String("distribution-id"), CacheBehavior: c.String("cache-behavior")}
+		Associate: c.Bool("associate"), DistributionID: c.String("distribution-id"), CacheBehavior: c.String("cache-behavior"),
+		DryRun: c.Bool("dry-run")}
 	cf := cloudfront.NewFromConfig(cfg, func(o *cloudfront.Options) {
 		// CloudFront is global: its API answers in us-east-1 whatever the
 		// configured region (China partitions keep theirs).

@@ -82,6 +82,11 @@ func associate(ctx context.Context, api DistributionsAPI, o Options, r *Result, 
 		items = append(items, a)
 	}
 	items = append(items, types.FunctionAssociation{EventType: types.EventTypeViewerRequest, FunctionARN: aws.String(r.FunctionARN)})
+	if o.DryRun {
+		r.Associated = true
+		fmt.Fprintf(out, "distribution %s: %s would run the function on viewer requests\n", o.DistributionID, b.name)
+		return nil
+	}
 	*b.functions = &types.FunctionAssociations{Quantity: aws.Int32(int32(len(items))), Items: items}
 	_, err = api.UpdateDistribution(ctx, &cloudfront.UpdateDistributionInput{Id: &o.DistributionID, IfMatch: got.ETag, DistributionConfig: cfg})
 	if err != nil {

@@ -79,10 +79,14 @@ type Options struct {
 	Associate      bool
 	DistributionID string
 	CacheBehavior  string
+	// DryRun reads everything and reports what would change, writing
+	// nothing (no key, function or distribution is touched).
+	DryRun bool
 }
 
 // Result says what a deploy did.
 type Result struct {
+	DryRun      bool // the flags below say what would have been done
 	FunctionARN string
 	Created     bool
 	Updated     bool
@@ -107,7 +111,11 @@ func (r *Result) Summary(name string) string {
 	if len(did) == 0 {
 		did = append(did, "unchanged")
 	}
-	return fmt.Sprintf("function %s: %s; keys: %d put, %d deleted", name, strings.Join(did, ", "), r.KeysPut, r.KeysDeleted)
+	prefix := ""
+	if r.DryRun {
+		prefix = "dry run, would be: "
+	}
+	return fmt.Sprintf("function %s: %s%s; keys: %d put, %d deleted", name, prefix, strings.Join(did, ", "), r.KeysPut, r.KeysDeleted)
 }
 
 // Run deploys o, reporting each step to out.
@@ -118,7 +126,7 @@ func Run(ctx context.Context, c Clients, o Options, out io.Writer) (*Result, err
 	if o.Associate && o.DistributionID == "" {
 		return nil, errors.New("--associate needs --distribution-id")
 	}
-	r := &Result{}
+	r := &Result{DryRun: o.DryRun}
 	if o.KVSARN != "" {
 		if err := syncKeys(ctx, c.KVS, o, r, out); err != nil {
 			return r, err
@@ -128,7 +136,11 @@ func Run(ctx context.Context, c Clients, o Options, out io.Writer) (*Result, err
 	if err != nil {
 		return r, err
 	}
-	if !live {
+	switch {
+	case !live && o.DryRun:
+		r.Tested, r.Published = true, true
+		fmt.Fprintf(out, "function %s: would be tested and published\n", o.Name)
+	case !live:
 		if err := testFunction(ctx, c.Functions, o, etag, r, out); err != nil {
 			return r, err
 		}
@@ -139,7 +151,7 @@ func Run(ctx context.Context, c Clients, o Options, out io.Writer) (*Result, err
 		r.Published = true
 		r.FunctionARN = functionARN(pub.FunctionSummary, r.FunctionARN)
 		fmt.Fprintf(out, "function %s: published\n", o.Name)
-	} else {
+	default:
 		fmt.Fprintf(out, "function %s: live code is current, not republished\n", o.Name)
 	}
 	if o.Associate {
@@ -198,6 +210,11 @@ func isAccessDenied(err error) bool {
 // returns its ETag, and whether LIVE already matches (nothing to publish).
 func ensureFunction(ctx context.Context, api FunctionsAPI, o Options, r *Result, out io.Writer) (string, bool, error) {
 	desc, err := api.DescribeFunction(ctx, &cloudfront.DescribeFunctionInput{Name: &o.Name, Stage: types.FunctionStageDevelopment})
+	if isNotFound(err) && o.DryRun {
+		r.Created = true
+		fmt.Fprintf(out, "function %s: would be created (%d bytes)\n", o.Name, len(o.Code))
+		return "", false, nil
+	}
 	if isNotFound(err) {
 		created, err := api.CreateFunction(ctx, &cloudfront.CreateFunctionInput{Name: &o.Name, FunctionCode: o.Code, FunctionConfig: o.config()})
 		if err != nil {
@@ -217,7 +234,13 @@ func ensureFunction(ctx context.Context, api FunctionsAPI, o Options, r *Result,
 	if err != nil {
 		return "", false, fmt.Errorf("get function %s: %w", o.Name, err)
 	}
-	if !bytes.Equal(dev.FunctionCode, o.Code) || !sameConfig(desc.FunctionSummary.FunctionConfig, o.config()) {
+	changed := !bytes.Equal(dev.FunctionCode, o.Code) || !sameConfig(desc.FunctionSummary.FunctionConfig, o.config())
+	if changed && o.DryRun {
+		r.Updated = true
+		fmt.Fprintf(out, "function %s: would be updated (%d bytes)\n", o.Name, len(o.Code))
+		return etag, false, nil
+	}
+	if changed {
 		up, err := api.UpdateFunction(ctx, &cloudfront.UpdateFunctionInput{Name: &o.Name, IfMatch: aws.String(aws.ToString(dev.ETag)),
 			FunctionCode: o.Code, FunctionConfig: o.config()})
 		if err != nil {

@@ -214,3 +214,29 @@ func TestPlanKeys(t *testing.T) {
 		t.Errorf("%+v", p)
 	}
 }
+
+func TestDeployDryRun(t *testing.T) {
+	f, srv := newFake(t)
+	c := clients(t, srv.URL)
+	o := opts(gateV1)
+	o.DryRun, o.KVSARN, o.KVS = true, testKVS, map[string]string{"user:a": "s:h"}
+	r := deploy(t, c, o)
+	if !r.Created || !r.Published || !r.Associated || r.KeysPut != 1 || !r.DryRun {
+		t.Errorf("dry run plan: %+v", r)
+	}
+	writes := f.count("CreateFunction") + f.count("UpdateFunction") + f.count("PublishFunction") + f.count("TestFunction") +
+		f.count("UpdateDistribution") + f.count("UpdateKeys")
+	if writes != 0 || len(f.funcs) != 0 || len(f.kvs) != 0 {
+		t.Errorf("dry run wrote: %d calls, %d functions, %d keys", writes, len(f.funcs), len(f.kvs))
+	}
+	o.DryRun = false
+	deploy(t, c, o)
+	o.DryRun, o.Code = true, []byte(gateV2)
+	r = deploy(t, c, o)
+	if !r.Updated || !r.Published || r.Associated || r.KeysPut != 0 {
+		t.Errorf("dry run after a deploy: %+v", r)
+	}
+	if f.count("UpdateFunction") != 0 {
+		t.Error("dry run updated the function")
+	}
+}

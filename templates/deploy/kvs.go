@@ -53,6 +53,11 @@ func syncKeys(ctx context.Context, api KeyValueStoreAPI, o Options, r *Result, o
 		fmt.Fprintf(out, "key value store: %d entries current\n", len(o.KVS))
 		return nil
 	}
+	if o.DryRun {
+		r.KeysPut, r.KeysDeleted = len(plan.Put), len(plan.Delete)
+		fmt.Fprintf(out, "key value store: would put %d, delete %d\n", len(plan.Put), len(plan.Delete))
+		return nil
+	}
 	var puts []kvstypes.PutKeyRequestListItem
 	for _, k := range sortedKeys(plan.Put) {
 		puts = append(puts, kvstypes.PutKeyRequestListItem{Key: aws.String(k), Value: aws.String(plan.Put[k])})
