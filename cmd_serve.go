@@ -25,6 +25,7 @@ func serveCommand() *cli.Command {
 				Usage: "port to listen on (0 picks a free one)"},
 			&cli.StringFlag{Name: "host", Value: "127.0.0.1", EnvVars: []string{"STUDIOBAKE_HOST"},
 				Usage: "address to listen on; 0.0.0.0 exposes the preview to your network"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "do not print a line per request"},
 		},
 		Action: runServe,
 	}
@@ -38,12 +39,16 @@ func runServe(c *cli.Context) error {
 	if port < 0 || port > 65535 {
 		return usagef("invalid --port %d: want 0 to 65535", port)
 	}
-	return serve.Run(c.Context, serve.Options{
+	o := serve.Options{
 		Dir:  c.String("dir"),
 		Addr: net.JoinHostPort(c.String("host"), strconv.Itoa(port)),
 		Out:  c.App.Writer,
 		Log:  c.App.ErrWriter,
-	})
+	}
+	if !c.Bool("quiet") {
+		o.AccessLog = c.App.Writer
+	}
+	return serve.Run(c.Context, o)
 }
 
 func checkCommand() *cli.Command {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/studiobake/studiobake/build"
@@ -23,6 +24,10 @@ type Handler struct {
 	security  map[string]string
 	gate      gate
 	log       io.Writer
+	// AccessLog, when set, gets one line per request showing what the gate
+	// did with it: "GET /agents/x/chat -> /agents/index.html 200".
+	AccessLog io.Writer
+	logMu     sync.Mutex // requests run concurrently; log lines must not interleave
 }
 
 // gateResult is what the viewer-request function decided: pass the request
@@ -68,6 +73,35 @@ func NewHandler(dir string, logw io.Writer) (*Handler, error) {
 func (h *Handler) BasePath() string { return h.basePath }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.AccessLog == nil {
+		h.serve(w, r)
+		return
+	}
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	h.serve(rec, r)
+	target := "(answered by the gate)"
+	if rec.uri != "" {
+		target = rec.uri
+	}
+	h.logMu.Lock()
+	fmt.Fprintf(h.AccessLog, "%s %s -> %s %d\n", r.Method, r.URL.RequestURI(), target, rec.status)
+	h.logMu.Unlock()
+}
+
+// statusRecorder notes the status and the URI the gate passed on, for the
+// access log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	uri    string
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	// A response headers policy applies to every answer, errors included.
 	for k, v := range h.security {
 		w.Header().Set(k, v)
@@ -83,6 +117,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if res.uri == "" {
 		h.answer(w, r, res)
 		return
+	}
+	if rec, ok := w.(*statusRecorder); ok {
+		rec.uri = res.uri
 	}
 	h.serveFile(w, r, res.uri)
 }

@@ -28,6 +28,8 @@ type Options struct {
 	Addr string    // host:port to listen on (default DefaultAddr; port 0 picks one)
 	Out  io.Writer // receives the "serving ... at URL" line (nil: nothing printed)
 	Log  io.Writer // receives request errors, e.g. a gate that throws (nil: Out)
+	// AccessLog gets one line per request with the gate's rewrite (nil: none).
+	AccessLog io.Writer
 }
 
 // Server is a running preview.
@@ -56,6 +58,7 @@ func Start(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	h.AccessLog = o.AccessLog
 	l, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return nil, listenError(o.Addr, err)

@@ -303,7 +303,7 @@ func TestStartPrintsURLAndStops(t *testing.T) {
 	var out lockedBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, Options{Dir: dir, Addr: "127.0.0.1:0", Out: &out}) }()
+	go func() { done <- Run(ctx, Options{Dir: dir, Addr: "127.0.0.1:0", Out: &out, AccessLog: &out}) }()
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(out.String(), "http://") && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
@@ -321,11 +321,14 @@ func TestStartPrintsURLAndStops(t *testing.T) {
 	if !strings.Contains(out.String(), cors) {
 		t.Errorf("output %q does not say %q", out.String(), cors)
 	}
-	resp, err := http.Get(u)
+	resp, err := http.Get(u + "agents/x/chat")
 	if err != nil {
 		t.Fatalf("GET %s: %v", u, err)
 	}
 	resp.Body.Close()
+	if want := "GET /agents/agents/x/chat -> /agents/index.html 200\n"; !strings.Contains(out.String(), want) {
+		t.Errorf("access log %q, want %q", out.String(), want)
+	}
 	cancel()
 	select {
 	case err := <-done:
