@@ -1,9 +1,12 @@
 package main
 
 import (
+	"flag"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/studiobake/studiobake/check"
 	"github.com/studiobake/studiobake/serve"
@@ -73,15 +76,48 @@ func checkCommand() *cli.Command {
 	}
 }
 
-func runCheck(c *cli.Context) error {
-	if c.NArg() != 1 {
-		return usagef("check: want one URL, got %d arguments (studiobake check https://cdn.example.com/agents/)", c.NArg())
+// checkArgs are check's options after parsing.
+type checkArgs struct {
+	url, api string
+	json     bool
+	timeout  time.Duration
+}
+
+// parseCheckArgs also reads flags given after the URL: urfave/cli stops at
+// the first argument, but "studiobake check URL --api X" is how people type
+// it. A flag after the URL beats the same flag before it.
+func parseCheckArgs(c *cli.Context) (checkArgs, error) {
+	a := checkArgs{api: c.String("api"), json: c.Bool("json"), timeout: c.Duration("timeout")}
+	args := c.Args().Slice()
+	if len(args) == 0 {
+		return a, usagef("check: want the Studio URL (studiobake check https://cdn.example.com/agents/)")
 	}
-	rep, err := check.Run(c.Context, check.Options{URL: c.Args().First(), API: c.String("api"), Timeout: c.Duration("timeout")})
+	a.url = args[0]
+	set := flag.NewFlagSet("check", flag.ContinueOnError)
+	set.SetOutput(io.Discard)
+	api := set.String("api", a.api, "")
+	js := set.Bool("json", a.json, "")
+	timeout := set.Duration("timeout", a.timeout, "")
+	if err := set.Parse(args[1:]); err != nil {
+		return a, usagef("check: %v", err)
+	}
+	if set.NArg() > 0 {
+		return a, usagef("check: want one URL, got %d arguments (studiobake check https://cdn.example.com/agents/)", set.NArg()+1)
+	}
+	a.api, a.json, a.timeout = *api, *js, *timeout
+	return a, nil
+}
+
+func runCheck(c *cli.Context) error {
+	a, err := parseCheckArgs(c)
+	if err != nil {
+		return err
+	}
+	rep, err := check.Run(c.Context, check.Options{URL: a.url, API: a.api, Timeout: a.timeout})
 	if err != nil {
 		return usageError{fmt.Errorf("check: %w", err)}
 	}
-	if c.Bool("json") {
+	if a.json {
 		err = rep.WriteJSON(c.App.Writer)
 	} else {
 		err = rep.WriteText(c.App.Writer)

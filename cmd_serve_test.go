@@ -44,7 +44,8 @@ func TestCheckCommandUnreachable(t *testing.T) {
 
 func TestCheckCommandJSON(t *testing.T) {
 	var out, errOut bytes.Buffer
-	code := run(context.Background(), []string{"studiobake", "check", "--json", "--timeout", "1s", closedURL(t)}, &out, &errOut)
+	// Flags after the URL, as people type them.
+	code := run(context.Background(), []string{"studiobake", "check", closedURL(t), "--json", "--timeout=1s"}, &out, &errOut)
 	var rep struct {
 		Items  []struct{ ID, Status, Detail, Fix string }
 		Failed int
@@ -58,7 +59,8 @@ func TestCheckCommandJSON(t *testing.T) {
 }
 
 func TestCheckCommandUsage(t *testing.T) {
-	for _, args := range [][]string{{"check"}, {"check", "a", "b"}, {"check", "cdn.example.com"}} {
+	for _, args := range [][]string{{"check"}, {"check", "a", "b"}, {"check", "cdn.example.com"},
+		{"check", "http://x/", "--bogus"}, {"check", "http://x/", "--timeout", "soon"}} {
 		var out, errOut bytes.Buffer
 		code := run(context.Background(), append([]string{"studiobake"}, args...), &out, &errOut)
 		if code != exitUsage || !strings.HasPrefix(errOut.String(), "studiobake: check: ") {
@@ -151,4 +153,20 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestCheckCommandAPIPrecedence: --api beats STUDIOBAKE_CHECK_API, which is read.
+func TestCheckCommandAPIPrecedence(t *testing.T) {
+	t.Setenv("STUDIOBAKE_CHECK_API", "ftp://not-http/")
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"studiobake", "check", "--timeout", "1s", closedURL(t)}, &out, &errOut)
+	if code != exitUsage || !strings.Contains(errOut.String(), `invalid --api "ftp://not-http/"`) {
+		t.Errorf("env only: exit %d, stderr %q", code, errOut.String())
+	}
+	out.Reset()
+	errOut.Reset()
+	code = run(context.Background(), []string{"studiobake", "check", closedURL(t), "--api", "http://127.0.0.1:1/api", "--timeout", "1s"}, &out, &errOut)
+	if code != exitError || errOut.Len() != 0 {
+		t.Errorf("flag over env: exit %d, stderr %q", code, errOut.String())
+	}
 }
