@@ -12,7 +12,9 @@
 # and counts requests and writes from versitygw's access log, not from
 # studiobake's own counters. Needs: go, versitygw ($VERSITYGW, PATH or
 # ~/go/bin: go install github.com/versity/versitygw/cmd/versitygw@v1.8.0);
-# aws (the AWS CLI) for the comparison, skipped without it.
+# aws (the AWS CLI, $AWS_CLI; Debian's awscli package works) for the
+# comparison, skipped without it. Prints the load average: timings on a busy
+# machine are not comparable with a quiet one, ratios are.
 set -euo pipefail
 
 studio=${1:?usage: bench/publish.sh STUDIO_DIR_OR_MASTRA_VERSION}
@@ -25,7 +27,8 @@ trap cleanup EXIT
 
 vgw=${VERSITYGW:-$(command -v versitygw || echo "$HOME/go/bin/versitygw")}
 [ -x "$vgw" ] || { echo "versitygw not found: go install github.com/versity/versitygw/cmd/versitygw@v1.8.0" >&2; exit 1; }
-have_aws=1; command -v aws >/dev/null || { have_aws=0; echo "note: aws CLI not found; comparison skipped" >&2; }
+awscli=${AWS_CLI:-aws} # e.g. AWS_CLI=/usr/bin/aws (Debian's awscli package)
+have_aws=1; command -v "$awscli" >/dev/null || { have_aws=0; echo "note: aws CLI not found; comparison skipped" >&2; }
 
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=benchsecret AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
@@ -60,6 +63,7 @@ bake "$work/bake1"
 files=$(find "$work/bake1/site" -type f | wc -l | tr -d ' ')
 bytes=$(du -sb "$work/bake1/site" | cut -f1)
 echo "Studio: $studio; bake: $files files, $bytes bytes; versitygw on $endpoint; $runs runs each (median)"
+[ $have_aws = 1 ] && echo "peer: $("$awscli" --version 2>&1)"
 
 # 1. First publish into fresh buckets.
 sb_first=(); aws_first=()
@@ -68,7 +72,7 @@ for i in $(seq "$runs"); do
   t0=$(now); sb publish "${S3[@]}" --bucket "sb$i" --dir "$work/bake1" >/dev/null; t1=$(now)
   sb_first+=("$(sub "$t0" "$t1")")
   if [ $have_aws = 1 ]; then
-    t0=$(now); aws --endpoint-url "$endpoint" s3 sync --only-show-errors "$work/bake1/site" "s3://aws$i/" >/dev/null; t1=$(now)
+    t0=$(now); "$awscli" --endpoint-url "$endpoint" s3 sync --only-show-errors "$work/bake1/site" "s3://aws$i/" >/dev/null; t1=$(now)
     aws_first+=("$(sub "$t0" "$t1")")
   fi
 done
@@ -81,7 +85,7 @@ for i in $(seq "$runs"); do
   mark=$(loglines); t0=$(now); sb publish "${S3[@]}" --bucket "sb$i" --dir "$work/bake2" >/dev/null; t1=$(now)
   sb_nc+=("$(sub "$t0" "$t1")"); sb_nc_ops=$(ops "$mark"); sb_nc_w=$(writes "$mark"); sb_nc_n=$(total "$mark")
   if [ $have_aws = 1 ]; then
-    mark=$(loglines); t0=$(now); aws --endpoint-url "$endpoint" s3 sync --only-show-errors "$work/bake2/site" "s3://aws$i/" >/dev/null; t1=$(now)
+    mark=$(loglines); t0=$(now); "$awscli" --endpoint-url "$endpoint" s3 sync --only-show-errors "$work/bake2/site" "s3://aws$i/" >/dev/null; t1=$(now)
     aws_nc+=("$(sub "$t0" "$t1")"); aws_nc_ops=$(ops "$mark"); aws_nc_w=$(writes "$mark"); aws_nc_n=$(total "$mark")
   fi
 done
@@ -99,6 +103,7 @@ mark=$(loglines); t0=$(now); sb publish "${S3[@]}" --bucket sb1 --dir "$work/bak
 sb_ch=$(sub "$t0" "$t1"); sb_ch_ops=$(ops "$mark"); sb_ch_w=$(writes "$mark")
 sb_ch_files=$(grep -c '^upload ' "$work/change.out" || true)
 
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
 echo
 printf '%-44s %10s   %s\n' "measure" "seconds" "server log (requests by kind)"
 printf '%-44s %10.3f\n' "studiobake first publish" "$m_sb_first"

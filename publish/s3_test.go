@@ -28,7 +28,7 @@ type versitygw struct {
 
 // findVersitygw finds the binary: $VERSITYGW, PATH, ~/go/bin.
 func findVersitygw() string {
-	if p := os.Getenv("VERSITYGW"); p != "" {
+	if p := os.Getenv("VERSITYGW"); p != "" && fileExists(p) {
 		return p
 	}
 	if p, err := exec.LookPath("versitygw"); err == nil {
