@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -234,6 +235,8 @@ func functionFlags() []cli.Flag {
 			Usage: "deploy the bake's CloudFront gate (build --edge cloudfront) as function `NAME`: create or update, test, publish"},
 		&cli.BoolFlag{Name: "associate", Category: cat, EnvVars: []string{"STUDIOBAKE_ASSOCIATE"},
 			Usage: "attach the function to the distribution's cache behaviour for the base path as its viewer-request function"},
+		&cli.BoolFlag{Name: "headers-policy", Category: cat, EnvVars: []string{"STUDIOBAKE_HEADERS_POLICY"},
+			Usage: "also create or update the bake's response headers policy (CSP, HSTS...) and, with --associate, attach it (replacing the behaviour's policy)"},
 		&cli.StringFlag{Name: "cache-behavior", Category: cat, EnvVars: []string{"STUDIOBAKE_CACHE_BEHAVIOR"},
 			Usage: "with --associate, the cache behaviour's path `PATTERN` (or \"default\"; default: the one covering the base path)"},
 	}
@@ -247,8 +250,10 @@ func functionFlags() []cli.Flag {
 func deployFunction(c *cli.Context, cfg aws.Config, m *build.Manifest, bakeDir string, out io.Writer) error {
 	name := c.String("function-name")
 	if name == "" {
-		if c.Bool("associate") {
-			return usagef("--associate needs --function-name")
+		for _, f := range []string{"associate", "headers-policy"} {
+			if c.Bool(f) {
+				return usagef("--%s needs --function-name", f)
+			}
 		}
 		return nil
 	}
@@ -270,6 +275,15 @@ func deployFunction(c *cli.Context, cfg aws.Config, m *build.Manifest, bakeDir s
 		KVSARN: info.KVSARN, KVS: kvs, ManagedKey: managedKey, BasePath: m.BasePath,
 		Associate: c.Bool("associate"), DistributionID: c.String("distribution-id"), CacheBehavior: c.String("cache-behavior"),
 		DryRun: c.Bool("dry-run")}
+	if c.Bool("headers-policy") {
+		doc, err := os.ReadFile(filepath.Join(bakeDir, build.EdgeDir, string(templates.CloudFront), templates.HeadersPolicyFile))
+		if err != nil {
+			return err
+		}
+		if o.HeadersPolicy, err = deploy.ParseHeadersPolicy(doc); err != nil {
+			return err
+		}
+	}
 	cf := cloudfront.NewFromConfig(cfg, func(o *cloudfront.Options) {
 		// CloudFront is global: its API answers in us-east-1 whatever the
 		// configured region (China partitions keep theirs).
@@ -277,7 +291,7 @@ func deployFunction(c *cli.Context, cfg aws.Config, m *build.Manifest, bakeDir s
 			o.Region = "us-east-1"
 		}
 	})
-	clients := deploy.Clients{Functions: cf, Distributions: cf}
+	clients := deploy.Clients{Functions: cf, Distributions: cf, HeadersPolicies: cf}
 	if info.KVSARN != "" {
 		clients.KVS = cloudfrontkeyvaluestore.NewFromConfig(cfg)
 	}

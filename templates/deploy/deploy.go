@@ -54,9 +54,10 @@ var (
 // Clients are the AWS APIs a deploy uses; KVS may be nil when the function
 // reads no KeyValueStore.
 type Clients struct {
-	Functions     FunctionsAPI
-	Distributions DistributionsAPI
-	KVS           KeyValueStoreAPI
+	Functions       FunctionsAPI
+	Distributions   DistributionsAPI
+	KVS             KeyValueStoreAPI
+	HeadersPolicies HeadersPolicyAPI
 }
 
 // Options describe one deploy.
@@ -79,6 +80,9 @@ type Options struct {
 	Associate      bool
 	DistributionID string
 	CacheBehavior  string
+	// HeadersPolicy, when set, is created or updated (by name) and, with
+	// Associate, attached to the cache behaviour.
+	HeadersPolicy *types.ResponseHeadersPolicyConfig
 	// DryRun reads everything and reports what would change, writing
 	// nothing (no key, function or distribution is touched).
 	DryRun bool
@@ -95,6 +99,9 @@ type Result struct {
 	Associated  bool
 	KeysPut     int
 	KeysDeleted int
+	// HeadersPolicyID is the policy attached with Associate.
+	HeadersPolicyID      string
+	HeadersPolicyChanged bool
 }
 
 // Summary is the one line a deploy ends with.
@@ -103,7 +110,8 @@ func (r *Result) Summary(name string) string {
 	for _, x := range []struct {
 		ok   bool
 		what string
-	}{{r.Created, "created"}, {r.Updated, "updated"}, {r.Tested, "tested"}, {r.Published, "published"}, {r.Associated, "associated"}} {
+	}{{r.Created, "created"}, {r.Updated, "updated"}, {r.Tested, "tested"}, {r.Published, "published"},
+		{r.HeadersPolicyChanged, "headers policy written"}, {r.Associated, "associated"}} {
 		if x.ok {
 			did = append(did, x.what)
 		}
@@ -153,6 +161,11 @@ func Run(ctx context.Context, c Clients, o Options, out io.Writer) (*Result, err
 		fmt.Fprintf(out, "function %s: published\n", o.Name)
 	default:
 		fmt.Fprintf(out, "function %s: live code is current, not republished\n", o.Name)
+	}
+	if o.HeadersPolicy != nil {
+		if r.HeadersPolicyID, err = ensureHeadersPolicy(ctx, c.HeadersPolicies, o, r, out); err != nil {
+			return r, err
+		}
 	}
 	if o.Associate {
 		if err := associate(ctx, c.Distributions, o, r, out); err != nil {

@@ -34,7 +34,7 @@ func clients(t *testing.T, url string) Clients {
 	}}}
 	kv := cloudfrontkeyvaluestore.New(cloudfrontkeyvaluestore.Options{BaseEndpoint: aws.String(url), Region: "us-east-1",
 		Credentials: creds, RetryMaxAttempts: 1, HTTPClient: dial})
-	return Clients{Functions: cf, Distributions: cf, KVS: kv}
+	return Clients{Functions: cf, Distributions: cf, KVS: kv, HeadersPolicies: cf}
 }
 
 func opts(code string) Options {
@@ -238,5 +238,40 @@ func TestDeployDryRun(t *testing.T) {
 	}
 	if f.count("UpdateFunction") != 0 {
 		t.Error("dry run updated the function")
+	}
+}
+
+const policyDoc = `{"Name":"studiobake-studio-agents","Comment":"c","SecurityHeadersConfig":{
+ "ContentSecurityPolicy":{"Override":true,"ContentSecurityPolicy":"default-src 'self'"},
+ "ContentTypeOptions":{"Override":true},"FrameOptions":{"Override":true,"FrameOption":"DENY"},
+ "ReferrerPolicy":{"Override":true,"ReferrerPolicy":"strict-origin-when-cross-origin"},
+ "StrictTransportSecurity":{"Override":true,"AccessControlMaxAgeSec":31536000,"IncludeSubdomains":false,"Preload":false}}}`
+
+func TestDeployHeadersPolicy(t *testing.T) {
+	f, srv := newFake(t)
+	c := clients(t, srv.URL)
+	o := opts(gateV1)
+	var err error
+	if o.HeadersPolicy, err = ParseHeadersPolicy([]byte(policyDoc)); err != nil {
+		t.Fatal(err)
+	}
+	r := deploy(t, c, o)
+	if !r.HeadersPolicyChanged || r.HeadersPolicyID == "" || !strings.Contains(string(f.distXML), "<ResponseHeadersPolicyId>"+r.HeadersPolicyID+"<") {
+		t.Fatalf("policy not created and attached: %+v\n%s", r, f.distXML)
+	}
+	if p := f.policies[r.HeadersPolicyID]; !strings.Contains(p.inner, "<ContentSecurityPolicy>default-src") {
+		t.Errorf("stored policy: %s", p.inner)
+	}
+	r = deploy(t, c, o)
+	if r.HeadersPolicyChanged || r.Associated || f.count("UpdateResponseHeadersPolicy") != 0 || f.count("UpdateDistribution") != 1 {
+		t.Errorf("unchanged policy rewritten: %+v", r)
+	}
+	o.HeadersPolicy, _ = ParseHeadersPolicy([]byte(strings.Replace(policyDoc, "default-src 'self'", "default-src 'none'", 1)))
+	r = deploy(t, c, o)
+	if !r.HeadersPolicyChanged || f.count("UpdateResponseHeadersPolicy") != 1 || f.count("CreateResponseHeadersPolicy") != 1 || r.Associated {
+		t.Errorf("changed policy: %+v", r)
+	}
+	if _, err := ParseHeadersPolicy([]byte(`{"Comment":"x"}`)); err == nil {
+		t.Error("policy without a name accepted")
 	}
 }

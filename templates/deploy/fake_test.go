@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -31,6 +32,11 @@ type fakeCloudFront struct {
 	kvs       map[string]string
 	kvsETag   string
 	denyTests bool
+	policies  map[string]*fakePolicy
+}
+
+type fakePolicy struct {
+	name, inner, etag string
 }
 
 type fakeFunc struct {
@@ -56,7 +62,8 @@ const initialDistribution = `<?xml version="1.0" encoding="UTF-8"?>
 
 func newFake(t *testing.T) (*fakeCloudFront, *httptest.Server) {
 	f := &fakeCloudFront{t: t, funcs: map[string]*fakeFunc{}, calls: map[string]int{},
-		distXML: []byte(initialDistribution), distETag: "D1", kvs: map[string]string{}, kvsETag: "K1"}
+		distXML: []byte(initialDistribution), distETag: "D1", kvs: map[string]string{}, kvsETag: "K1",
+		policies: map[string]*fakePolicy{}}
 	srv := httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(srv.Close)
 	return f, srv
@@ -81,6 +88,8 @@ func (f *fakeCloudFront) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(path, "/key-value-stores/"):
 		f.serveKVS(w, r, path, body)
+	case strings.HasPrefix(path, "/2020-05-31/response-headers-policy"):
+		f.servePolicy(w, r, path, body)
 	case strings.HasPrefix(path, "/2020-05-31/distribution/"):
 		f.serveDistribution(w, r, body)
 	case strings.HasPrefix(path, "/2020-05-31/function"):
@@ -348,4 +357,68 @@ func (f *fakeCloudFront) serveKVS(w http.ResponseWriter, r *http.Request, path s
 		w.Header().Set("ETag", f.kvsETag)
 		json.NewEncoder(w).Encode(map[string]any{"ETag": f.kvsETag, "ItemCount": len(f.kvs), "TotalSizeInBytes": 1})
 	}
+}
+
+// servePolicy stores the config XML the SDK sends and echoes it back.
+func (f *fakeCloudFront) servePolicy(w http.ResponseWriter, r *http.Request, path string, body []byte) {
+	id := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(path, "/2020-05-31/response-headers-policy"), "/"), "/config")
+	policyXML := func(id string, p *fakePolicy) string {
+		return fmt.Sprintf(`<ResponseHeadersPolicy><Id>%s</Id><LastModifiedTime>2026-11-23T00:00:00Z</LastModifiedTime><ResponseHeadersPolicyConfig>%s</ResponseHeadersPolicyConfig></ResponseHeadersPolicy>`, id, p.inner)
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	switch {
+	case r.Method == "GET" && id == "":
+		f.calls["ListResponseHeadersPolicies"]++
+		var items strings.Builder
+		for _, pid := range sortedPolicyIDs(f.policies) {
+			fmt.Fprintf(&items, `<ResponseHeadersPolicySummary><Type>custom</Type>%s</ResponseHeadersPolicySummary>`, policyXML(pid, f.policies[pid]))
+		}
+		fmt.Fprintf(w, `<ResponseHeadersPolicyList><MaxItems>100</MaxItems><Quantity>%d</Quantity><Items>%s</Items></ResponseHeadersPolicyList>`, len(f.policies), items.String())
+	case r.Method == "POST":
+		f.calls["CreateResponseHeadersPolicy"]++
+		p := parsePolicy(body)
+		p.etag = f.nextETag("P")
+		pid := fmt.Sprintf("policy-%d", len(f.policies)+1)
+		f.policies[pid] = p
+		w.Header().Set("ETag", p.etag)
+		w.WriteHeader(201)
+		fmt.Fprint(w, policyXML(pid, p))
+	case r.Method == "GET":
+		f.calls["GetResponseHeadersPolicyConfig"]++
+		p := f.policies[id]
+		w.Header().Set("ETag", p.etag)
+		fmt.Fprintf(w, `<ResponseHeadersPolicyConfig>%s</ResponseHeadersPolicyConfig>`, p.inner)
+	case r.Method == "PUT":
+		f.calls["UpdateResponseHeadersPolicy"]++
+		if r.Header.Get("If-Match") != f.policies[id].etag {
+			xmlError(w, 412, "PreconditionFailed", "stale policy ETag")
+			return
+		}
+		p := parsePolicy(body)
+		p.etag = f.nextETag("P")
+		f.policies[id] = p
+		w.Header().Set("ETag", p.etag)
+		fmt.Fprint(w, policyXML(id, p))
+	}
+}
+
+func parsePolicy(body []byte) *fakePolicy {
+	var doc struct {
+		Name string `xml:"Name"`
+	}
+	_ = xml.Unmarshal(body, &doc)
+	s := string(body)
+	start := strings.Index(s, "<ResponseHeadersPolicyConfig")
+	s = s[start:]
+	s = s[strings.Index(s, ">")+1 : strings.LastIndex(s, "</ResponseHeadersPolicyConfig>")]
+	return &fakePolicy{name: doc.Name, inner: s}
+}
+
+func sortedPolicyIDs(m map[string]*fakePolicy) []string {
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
 }
