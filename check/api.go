@@ -117,6 +117,10 @@ func (c *checker) apiItems(ctx context.Context, pg *page, api apiTarget) []Item 
 }
 
 func (c *checker) apiRootItem(ctx context.Context, pg *page, api apiTarget) Item {
+	if mixedContent(pg, api.root) {
+		return fail(IDAPIRoot, fmt.Sprintf("the https page calls the API over http (%s): browsers block it as mixed content", redact(api.root)),
+			"serve the Mastra API over https and bake with MASTRA_SERVER_PROTOCOL=https (and its port, e.g. 443)")
+	}
 	f, err := c.get(ctx, api.root, http.Header{"Origin": {pg.origin}})
 	if err != nil {
 		return fail(IDAPIRoot, err.Error(), "start the Mastra server, or bake the page with the API URL users can reach")
@@ -215,4 +219,14 @@ func (c *checker) capabilitiesItem(ctx context.Context, pg *page, api apiTarget)
 		return fail(IDAPICaps, where+": "+strings.Join(problems, "; ")+"; Studio cannot log in or load", corsFix(pg.origin))
 	}
 	return pass(IDAPICaps, where+" answered 200 with Access-Control-Allow-Origin "+pg.origin+" and credentials")
+}
+
+// mixedContent: an https page may not fetch http URLs, except loopback
+// ones, which browsers treat as potentially trustworthy.
+func mixedContent(pg *page, api *url.URL) bool {
+	if pg.url.Scheme != "https" || api.Scheme != "http" {
+		return false
+	}
+	h := api.Hostname()
+	return h != "localhost" && !strings.HasSuffix(h, ".localhost") && !strings.HasPrefix(h, "127.") && h != "::1"
 }

@@ -30,6 +30,7 @@ type site struct {
 	noDeepLink   bool
 	refreshSSE   bool // refresh-events is a dev server's stream
 	noSecurity   bool
+	hsts         bool
 	staleCSP     bool
 	basicAuth    string // "user:pass" required when set
 	placeholders bool
@@ -73,6 +74,9 @@ func (s *site) security(w http.ResponseWriter, script string) {
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'sha256-"+
 		base64.StdEncoding.EncodeToString(sum[:])+"'; connect-src 'self' http://"+u.Host+"; frame-ancestors 'none'")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if s.hsts {
+		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+	}
 	w.Header().Set("Referrer-Policy", "strict-origin-when-cross-origin")
 }
 
@@ -358,6 +362,48 @@ func TestRunSlowAPI(t *testing.T) {
 	for _, id := range []string{IDAPIRoot, IDAPIPreflight, IDAPICaps} {
 		if !strings.Contains(got[id].Detail, "no answer in time") {
 			t.Errorf("%s: %+v", id, got[id])
+		}
+	}
+}
+
+// TestRunHTTPS: over https, HSTS is required; the injected client trusts
+// the test certificate.
+func TestRunHTTPS(t *testing.T) {
+	for _, hsts := range []bool{true, false} {
+		s := newSite()
+		s.hsts = hsts
+		srv := httptest.NewTLSServer(s)
+		t.Cleanup(srv.Close)
+		fake := checktest.New(checktest.Options{Origins: []string{srv.URL}})
+		t.Cleanup(fake.Close)
+		s.apiURL = fake.URL
+		rep := run(t, Options{URL: srv.URL + "/agents/", Client: srv.Client()})
+		got := failed(rep)
+		if hsts && len(got) > 0 {
+			t.Errorf("with HSTS: failed %+v", got)
+		}
+		if !hsts && (len(got) != 1 || !strings.Contains(got[IDSecurity].Detail, "Strict-Transport-Security missing")) {
+			t.Errorf("without HSTS: failed %+v", got)
+		}
+	}
+}
+
+func TestMixedContent(t *testing.T) {
+	cases := []struct {
+		page, api string
+		want      bool
+	}{
+		{"https://cdn.example.com/", "http://api.example.com:4111", true},
+		{"https://cdn.example.com/", "https://api.example.com:443", false},
+		{"https://cdn.example.com/", "http://localhost:4111", false},
+		{"https://cdn.example.com/", "http://127.0.0.1:4111", false},
+		{"http://cdn.example.com/", "http://api.example.com:4111", false},
+	}
+	for _, c := range cases {
+		pu, _ := url.Parse(c.page)
+		au, _ := url.Parse(c.api)
+		if got := mixedContent(&page{url: pu}, au); got != c.want {
+			t.Errorf("page %s, API %s: mixed %v, want %v", c.page, c.api, got, c.want)
 		}
 	}
 }
