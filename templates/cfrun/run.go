@@ -89,6 +89,19 @@ func (f *Function) Run(ev Event) (Result, error) {
 }
 
 func (v *vm) run(ev Event) (Result, error) {
+	// CloudFront always sends these objects, possibly empty; a hand-built
+	// event with nil maps must not turn into nulls the function trips on.
+	for _, m := range []*Values{&ev.Request.QueryString, &ev.Request.Headers, &ev.Request.Cookies} {
+		if *m == nil {
+			*m = Values{}
+		}
+	}
+	if ev.Version == "" {
+		ev.Version = "1.0"
+	}
+	if ev.Context.EventType == "" {
+		ev.Context.EventType = "viewer-request"
+	}
 	b, err := json.Marshal(ev)
 	if err != nil {
 		return Result{}, err

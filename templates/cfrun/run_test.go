@@ -86,3 +86,14 @@ func TestResponseAndErrors(t *testing.T) {
 		t.Error("no handler: no error")
 	}
 }
+
+func TestNilMapsBecomeEmptyObjects(t *testing.T) {
+	f, err := New(`function handler(e) { var r = e.request; r.headers['x-n'] = { value: String(Object.keys(r.cookies).length + Object.keys(r.querystring).length) }; return r; }`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.Run(Event{Request: Request{Method: "GET", URI: "/"}})
+	if err != nil || res.Request.Headers.Get("x-n") != "0" {
+		t.Fatalf("got %+v, %v", res.Request, err)
+	}
+}
