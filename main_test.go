@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/studiobake/studiobake/build"
+	urfave "github.com/urfave/cli/v2"
 )
 
 // runCLI runs studiobake in-process with args and returns its exit code and output.
@@ -160,4 +162,32 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestReadmeListsEveryFlag keeps the README true: every command and every
+// flag of the CLI must appear in it.
+func TestReadmeListsEveryFlag(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	must(t, err)
+	app := newApp(io.Discard, io.Discard)
+	for _, c := range app.Commands {
+		if !bytes.Contains(readme, []byte("studiobake "+c.Name)) {
+			t.Errorf("README has no example of `studiobake %s`", c.Name)
+		}
+		for _, f := range allFlags(c) {
+			for _, name := range f.Names() {
+				if len(name) > 1 && name != "help" && !bytes.Contains(readme, []byte("`--"+name)) {
+					t.Errorf("README does not document %s --%s", c.Name, name)
+				}
+			}
+		}
+	}
+}
+
+func allFlags(c *urfave.Command) []urfave.Flag {
+	flags := append([]urfave.Flag{}, c.Flags...)
+	for _, s := range c.Subcommands {
+		flags = append(flags, allFlags(s)...)
+	}
+	return flags
 }

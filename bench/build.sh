@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Measures `studiobake build` on the real Studio tree against `cp -r` of the
+# same tree, in the same run, and reports medians and their ratio, plus the
+# bake's peak memory. Goal: at most 2x cp -r (median), at most 64 MiB.
+#
+#   bench/build.sh                 # fetches mastra 1.31.0 through npm's registry config
+#   STUDIO_DIR=path/to/dist/studio bench/build.sh
+#   RUNS=31 MASTRA_VERSION=1.31.0 bench/build.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-21}
+MASTRA_VERSION=${MASTRA_VERSION:-1.31.0}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+go build -trimpath -o "$work/studiobake" .
+sb="$work/studiobake"
+if [ -z "${STUDIO_DIR:-}" ]; then
+  cache=${BENCH_CACHE:-"${XDG_CACHE_HOME:-$HOME/.cache}/studiobake-bench"}
+  "$sb" build -q --mastra-version "$MASTRA_VERSION" --cache-dir "$cache" --out "$work/warm"
+  STUDIO_DIR="$cache/npm/mastra@$MASTRA_VERSION/studio"
+fi
+[ -f "$STUDIO_DIR/index.html" ] || { echo "bench: no Studio tree at $STUDIO_DIR" >&2; exit 1; }
+files=$(find "$STUDIO_DIR" -type f | wc -l)
+bytes=$(du -sb "$STUDIO_DIR" | cut -f1)
+echo "Studio tree: $STUDIO_DIR ($files files, $bytes bytes); $RUNS runs each, interleaved"
+
+now() { date +%s%N; }
+cp_times=() sb_times=()
+for i in $(seq "$RUNS"); do
+  rm -rf "$work/cp" "$work/sb"
+  sync
+  t0=$(now); cp -r "$STUDIO_DIR" "$work/cp"; t1=$(now)
+  cp_times+=($(( (t1 - t0) / 1000 )))
+  t0=$(now); "$sb" build -q --studio "$STUDIO_DIR" --base-path /agents --out "$work/sb"; t1=$(now)
+  sb_times+=($(( (t1 - t0) / 1000 )))
+done
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
+cp_med=$(median "${cp_times[@]}")
+sb_med=$(median "${sb_times[@]}")
+
+peak=0
+for i in 1 2 3 4 5; do
+  rm -rf "$work/sb"
+  kb=$( { /usr/bin/time -f '%M' "$sb" build -q --studio "$STUDIO_DIR" --base-path /agents --out "$work/sb"; } 2>&1 | tail -n 1)
+  [ "$kb" -gt "$peak" ] && peak=$kb
+done
+
+awk -v c="$cp_med" -v s="$sb_med" -v p="$peak" 'BEGIN {
+  printf "cp -r            median %8.2f ms\n", c/1000
+  printf "studiobake build median %8.2f ms\n", s/1000
+  printf "ratio (build / cp -r): %.2fx   (goal <= 2x)\n", s/c
+  printf "peak memory (max RSS of 5 bakes): %.1f MiB   (goal <= 64 MiB)\n", p/1024
+}'
+
+echo
+echo "In-process (go test -bench, same run): BenchmarkBakeReal vs BenchmarkCopyReal"
+STUDIOBAKE_STUDIO_DIR="$STUDIO_DIR" go test -run '^$' -bench 'Real$' -benchtime "${RUNS}x" -count 3 ./build/ |
+  awk '/^Benchmark/ { print; split($1, p, "-"); sum[p[1]] += $3; n[p[1]]++ }
+       END { b = sum["BenchmarkBakeReal"] / n["BenchmarkBakeReal"]; c = sum["BenchmarkCopyReal"] / n["BenchmarkCopyReal"]
+             printf "in-process ratio (bake / cp -r): %.2fx\n", b / c }'
