@@ -80,7 +80,9 @@ const maxExactPaths = 5
 // Plan compares the local files of a release with the remote objects. It is
 // pure: the same inputs give the same plan, which can be printed and tested.
 func Plan(local []LocalFile, remote Remote, opt PlanOptions) *Changes {
-	c := &Changes{}
+	// Empty, not nil: the JSON plan shows [] rather than null.
+	c := &Changes{Uploads: []Action{}, Unchanged: []Action{}, Kept: []Action{}, Foreign: []Action{},
+		Conflicts: []Action{}, Invalidate: []string{}}
 	want := make(map[string]bool, len(local))
 	for _, f := range local {
 		want[f.Path] = true
@@ -133,6 +135,7 @@ func (c *Changes) planRemote(remote Remote, want map[string]bool, maxDeletes int
 		}
 	}
 	sortByPath(deletes)
+	deletes = append([]Action{}, deletes...)
 	n := min(len(deletes), max(maxDeletes, 0))
 	c.Deletes, c.Deferred = deletes[:n:n], deletes[n:]
 }
@@ -175,7 +178,7 @@ func stalePaths(uploads []Action, basePath string) []string {
 
 func invalidationPaths(set map[string]bool, base string) []string {
 	if len(set) == 0 {
-		return nil
+		return []string{}
 	}
 	if len(set) > maxExactPaths {
 		return []string{base + "/*"}

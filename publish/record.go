@@ -66,8 +66,9 @@ type FileState struct {
 
 // RetainedRelease names an earlier release and the paths it references.
 type RetainedRelease struct {
-	ID    string   `json:"id"`
-	Paths []string `json:"paths"`
+	ID     string   `json:"id"`
+	Digest string   `json:"digest"`
+	Paths  []string `json:"paths"`
 }
 
 // ObjectState is what studiobake last saw of one of its objects.

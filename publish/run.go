@@ -189,7 +189,7 @@ func (r *runner) newState(l *listing, newest *Release, files []LocalFile, m *bui
 	keepOld := r.o.KeepReleases - 1
 	if newest != nil && newest.Digest == digest {
 		rec := *newest
-		rec.Retained = rec.Retained[:min(len(rec.Retained), keepOld)]
+		rec.Retained = trimRetained(rec.Retained, keepOld, digest)
 		st.rec, st.complete = &rec, newest.Complete
 	} else {
 		last := ""
@@ -198,7 +198,7 @@ func (r *runner) newState(l *listing, newest *Release, files []LocalFile, m *bui
 		}
 		st.rec = &Release{Schema: recordSchema, ID: newReleaseID(r.o.now(), last), Time: r.o.now().UTC(),
 			Studiobake: r.o.Version, Studio: m.Studio.Version, Commit: r.o.Commit, RollbackOf: rollbackOf,
-			Digest: digest, Files: fs, Entries: entries(files), Manifest: m, Retained: retained(newest, keepOld)}
+			Digest: digest, Files: fs, Entries: entries(files), Manifest: m, Retained: retained(newest, keepOld, digest)}
 		st.fresh = true
 	}
 	st.rec.Foreign = map[string]string{}
@@ -210,14 +210,32 @@ func (r *runner) newState(l *listing, newest *Release, files []LocalFile, m *bui
 	return st
 }
 
-// retained lists the releases kept besides a new one: the newest and the
-// ones it kept, up to n.
-func retained(newest *Release, n int) []RetainedRelease {
-	if newest == nil || n <= 0 {
+// retained lists the releases kept besides a new one with digest: the
+// newest and the ones it kept.
+func retained(newest *Release, n int, digest string) []RetainedRelease {
+	if newest == nil {
 		return nil
 	}
-	out := append([]RetainedRelease{{ID: newest.ID, Paths: newest.paths()}}, newest.Retained...)
-	return out[:min(len(out), n)]
+	all := append([]RetainedRelease{{ID: newest.ID, Digest: newest.Digest, Paths: newest.paths()}}, newest.Retained...)
+	return trimRetained(all, n, digest)
+}
+
+// trimRetained keeps releases of up to n distinct file sets other than
+// digest's. Copies of a file set (a rollback, or the release rolled back to)
+// take no slot: rolling back must not push the oldest release out.
+func trimRetained(list []RetainedRelease, n int, digest string) []RetainedRelease {
+	seen := map[string]bool{digest: true}
+	var out []RetainedRelease
+	for _, rr := range list {
+		if !seen[rr.Digest] {
+			if len(seen)-1 == n {
+				break
+			}
+			seen[rr.Digest] = true
+		}
+		out = append(out, rr)
+	}
+	return out
 }
 
 func entries(files []LocalFile) map[string][]byte {

@@ -272,7 +272,8 @@ func TestS3RetentionRollbackAndForeign(t *testing.T) {
 	}
 	v.checkObjects(t, "agents/", bakes[2])
 	rels, err := Releases(context.Background(), o)
-	if err != nil || len(rels) != 3 || rels[0].RollbackOf == "" {
+	// The rollback (a copy of release 3) takes no slot: releases 2 to 4 stay.
+	if err != nil || len(rels) != 4 || rels[0].RollbackOf != rels[2].ID {
 		t.Errorf("releases after rollback: %+v, %v", rels, err)
 	}
 }
