@@ -73,7 +73,11 @@ func (b *browserLog) on(ev any) {
 			b.noteConsole(strings.Join(parts, " "))
 		}
 	case *log.EventEntryAdded:
-		b.noteConsole(string(e.Entry.Source) + ": " + e.Entry.Text)
+		msg := string(e.Entry.Source) + ": " + e.Entry.Text
+		if e.Entry.URL != "" {
+			msg += " (" + e.Entry.URL + ")"
+		}
+		b.noteConsole(msg)
 	}
 }
 
@@ -149,6 +153,21 @@ func openStudio(t *testing.T, ctx context.Context, siteOrigin, deepLink string, 
 	return bl, text, csp
 }
 
+// saveConsole keeps what the browser said, for a CI run that fails.
+func saveConsole(t *testing.T, bl *browserLog, name string) {
+	t.Helper()
+	var b strings.Builder
+	for _, line := range bl.console {
+		b.WriteString("console: " + line + "\n")
+	}
+	for _, line := range bl.failures {
+		b.WriteString("failed: " + line + "\n")
+	}
+	if err := os.WriteFile(filepath.Join(artifactsDir(t), name), []byte(b.String()), 0o644); err != nil {
+		t.Errorf("console log: %v", err)
+	}
+}
+
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
@@ -194,6 +213,7 @@ func TestStudioInBrowser(t *testing.T) {
 	screenshot(t, ctx, "studio-agents-deep-link.png")
 	bl.mu.Lock()
 	defer bl.mu.Unlock()
+	saveConsole(t, bl, "studio-agents-deep-link.console.txt")
 	if strings.TrimSpace(text) == "" {
 		t.Errorf("#root has elements but no text")
 	}

@@ -44,12 +44,14 @@ func chromiumPath(t *testing.T) string {
 
 // studioSource finds the real mastra Studio tree: STUDIOBAKE_STUDIO_DIR (a
 // Studio tree, a mastra package directory or its .tgz), else mastra
-// 1.31.0 from the npm registry through build's cache (skipped with -short).
+// 1.31.0 from the npm registry through build's cache (STUDIOBAKE_CACHE_DIR,
+// else the user cache directory; skipped with -short).
 func studioSource(t *testing.T) *build.Source {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	o := build.SourceOptions{MastraVersion: build.DefaultMastraVersion, Environ: os.Environ()}
+	o := build.SourceOptions{MastraVersion: build.DefaultMastraVersion, Environ: os.Environ(),
+		CacheDir: os.Getenv("STUDIOBAKE_CACHE_DIR")}
 	if dir := os.Getenv("STUDIOBAKE_STUDIO_DIR"); dir != "" {
 		o = build.SourceOptions{Studio: dir}
 	} else if testing.Short() {
