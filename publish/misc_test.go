@@ -95,3 +95,48 @@ func BenchmarkRepublishNoChange(b *testing.B) {
 		}
 	}
 }
+
+func TestRollbackTarget(t *testing.T) {
+	rec := func(id, digest, rollbackOf string, complete bool) *Release {
+		return &Release{ID: id, Digest: digest, RollbackOf: rollbackOf, Complete: complete}
+	}
+	tests := []struct {
+		desc    string
+		recs    []*Release // newest first
+		to      string
+		want    string
+		wantErr string
+	}{
+		{desc: "the release before the live one", want: "2",
+			recs: []*Release{rec("3", "c", "", true), rec("2", "b", "", true), rec("1", "a", "", true)}},
+		{desc: "a live rollback goes back from its original", want: "1",
+			recs: []*Release{rec("4", "b", "2", true), rec("3", "c", "", true), rec("2", "b", "", true), rec("1", "a", "", true)}},
+		{desc: "an incomplete release is skipped", want: "1",
+			recs: []*Release{rec("3", "c", "", true), rec("2", "b", "", false), rec("1", "a", "", true)}},
+		{desc: "a release with the live files is skipped", want: "1",
+			recs: []*Release{rec("3", "c", "", true), rec("2", "c", "", true), rec("1", "a", "", true)}},
+		{desc: "--to by id", to: "2", want: "2",
+			recs: []*Release{rec("3", "c", "", true), rec("2", "b", "", true)}},
+		{desc: "--to by a unique start", to: "20261", want: "20261123",
+			recs: []*Release{rec("30000000", "c", "", true), rec("20261123", "b", "", true)}},
+		{desc: "--to matching nothing", to: "9", wantErr: "matches 0 releases",
+			recs: []*Release{rec("3", "c", "", true)}},
+		{desc: "nothing earlier", wantErr: "no earlier release",
+			recs: []*Release{rec("1", "a", "", true)}},
+		{desc: "no releases at all", wantErr: "no releases"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			got, err := rollbackTarget(tc.recs, tc.to)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got.ID != tc.want {
+				t.Fatalf("target %v, %v; want %s", got, err, tc.want)
+			}
+		})
+	}
+}

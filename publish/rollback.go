@@ -142,7 +142,8 @@ func Rollback(ctx context.Context, o Options) (*Report, error) {
 
 // rollbackTarget is --to (an id or a unique start of one), else the release
 // before the one that is live (before its original, when the live one is
-// itself a rollback), skipping other rollbacks and copies of the live files.
+// itself a rollback), skipping other rollbacks, copies of the live files and
+// releases whose publish never completed.
 func rollbackTarget(recs []*Release, to string) (*Release, error) {
 	if len(recs) == 0 {
 		return nil, fmt.Errorf("no releases")
@@ -167,7 +168,7 @@ func rollbackTarget(recs []*Release, to string) (*Release, error) {
 		base = live.RollbackOf
 	}
 	for _, rec := range recs {
-		if rec.ID < base && rec.RollbackOf == "" && rec.Digest != live.Digest {
+		if rec.ID < base && rec.RollbackOf == "" && rec.Complete && rec.Digest != live.Digest {
 			return rec, nil
 		}
 	}
