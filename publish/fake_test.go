@@ -7,9 +7,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -28,6 +30,10 @@ type fakeStore struct {
 	failAfter bool
 	onCall    func(n int)
 	pageSize  int
+	// delay holds each request up to this long (random), so that a cancel
+	// lands while requests are in flight.
+	delay time.Duration
+	rng   *rand.Rand
 }
 
 type fakeObject struct {
@@ -47,9 +53,19 @@ func (f *fakeStore) call(ctx context.Context, op string) (failBefore, failAfter 
 	f.calls++
 	n := f.calls
 	hook := f.onCall
+	var d time.Duration
+	if f.delay > 0 {
+		d = time.Duration(f.rng.Int64N(int64(f.delay)))
+	}
 	f.mu.Unlock()
 	if hook != nil {
 		hook(n)
+	}
+	if d > 0 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(d):
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return false, false, err

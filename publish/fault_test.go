@@ -3,9 +3,12 @@ package publish
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func (f *fakeStore) clone() *fakeStore {
@@ -116,6 +119,47 @@ func TestFaultInjection(t *testing.T) {
 			store.reset()
 			if rep := mustPublish(t, store, dir2, keep1); !rep.Result.UpToDate {
 				t.Errorf("a third run is not up to date: %+v", rep.Plan)
+			}
+		})
+	}
+}
+
+// TestCancelAtRandomTimes cancels publishes after random delays while
+// requests are in flight (the requests take random time), then checks the
+// same invariants as TestFaultInjection.
+func TestCancelAtRandomTimes(t *testing.T) {
+	v1 := testBake{basePath: "/agents", version: "1"}
+	v2 := testBake{basePath: "/agents", version: "2"}
+	dir1, dir2 := v1.write(t), v2.write(t)
+	keep1 := func(o *Options) { o.KeepReleases = 1; o.Concurrency = 3 }
+	base := newFakeStore()
+	mustPublish(t, base, dir1, keep1)
+	var interrupted atomic.Int32
+	defer func() {
+		// Most runs must really be interrupted, or the test shows nothing.
+		if n := interrupted.Load(); n < 20 {
+			t.Errorf("only %d of 40 runs were interrupted", n)
+		}
+	}()
+	for seed := range uint64(40) {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 1))
+			store := base.clone()
+			store.delay, store.rng = 2*time.Millisecond, rng
+			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(rng.Int64N(int64(12*time.Millisecond))))
+			defer cancel()
+			o := Options{Bucket: "site", Dir: dir2, clients: &testClients{store: store}}
+			keep1(&o)
+			if _, err := Run(ctx, o); err != nil {
+				interrupted.Add(1)
+			}
+			checkWhole(t, store, "agents/", v1, v2)
+			store.reset()
+			store.delay = 0
+			mustPublish(t, store, dir2, keep1)
+			checkSite(t, store, "agents/", v2)
+			if n := countRecords(store, "agents/"); n != 1 {
+				t.Errorf("%d release records, want 1", n)
 			}
 		})
 	}
