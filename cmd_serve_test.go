@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/studiobake/studiobake/check/checktest"
 )
 
 func closedURL(t *testing.T) string {
@@ -109,15 +111,7 @@ func TestServeCommandServesUntilCancelled(t *testing.T) {
 	var out, errOut syncBuffer
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"studiobake", "serve", "--dir", tinyBake(t)}, &out, &errOut) }()
-	var u string
-	for deadline := time.Now().Add(5 * time.Second); u == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if i := strings.Index(out.String(), "http://127.0.0.1:"); i >= 0 {
-			u = strings.Fields(out.String()[i:])[0]
-		}
-	}
-	if u == "" {
-		t.Fatalf("no URL printed; stdout %q stderr %q", out.String(), errOut.String())
-	}
+	u := waitURL(t, &out)
 	resp, err := http.Get(u)
 	if err != nil {
 		t.Fatalf("GET %s: %v", u, err)
@@ -169,4 +163,71 @@ func TestCheckCommandAPIPrecedence(t *testing.T) {
 	if code != exitError || errOut.Len() != 0 {
 		t.Errorf("flag over env: exit %d, stderr %q", code, errOut.String())
 	}
+}
+
+// TestBuildServeCheckCLI runs the user's path through the CLI: build the real
+// Studio for /agents against a fake Mastra API, serve it, check it (exit 0),
+// then break the API's CORS and check again (exit 1, the API items fail).
+func TestBuildServeCheckCLI(t *testing.T) {
+	studio := os.Getenv("STUDIOBAKE_STUDIO_DIR")
+	if studio == "" && testing.Short() {
+		t.Skip("-short: not fetching mastra; set STUDIOBAKE_STUDIO_DIR to a Studio tree")
+	}
+	api := checktest.New(checktest.Options{})
+	defer api.Close()
+	out := filepath.Join(t.TempDir(), "dist")
+	args := []string{"studiobake", "build", "-q", "--out", out, "--base-path", "/agents",
+		"--server-url", api.URL + "/api", "--set", "MASTRA_TELEMETRY_DISABLED=true"}
+	if studio != "" {
+		args = append(args, "--studio", studio)
+	}
+	var bout, berr bytes.Buffer
+	if code := run(context.Background(), args, &bout, &berr); code != exitOK {
+		if os.Getenv("CI") != "true" && studio == "" {
+			t.Skipf("no Studio tree (set STUDIOBAKE_STUDIO_DIR): %s", berr.String())
+		}
+		t.Fatalf("build: exit %d: %s", code, berr.String())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var sout, serr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"studiobake", "serve", "-q", "--dir", out, "--port", "0"}, &sout, &serr)
+	}()
+	defer func() { cancel(); <-done }()
+	site := waitURL(t, &sout)
+	api.AllowOrigin(strings.TrimSuffix(site, "/agents/"))
+
+	var cout, cerr bytes.Buffer
+	if code := run(context.Background(), []string{"studiobake", "check", site}, &cout, &cerr); code != exitOK {
+		t.Fatalf("check: exit %d\n%s%s", code, cout.String(), cerr.String())
+	}
+	api.SetCORS(checktest.NoCORS)
+	cout.Reset()
+	code := run(context.Background(), []string{"studiobake", "check", site, "--json"}, &cout, &cerr)
+	var rep struct{ Items []struct{ ID, Status string } }
+	if err := json.Unmarshal(cout.Bytes(), &rep); err != nil || code != exitError {
+		t.Fatalf("check without CORS: exit %d, %v\n%s", code, err, cout.String())
+	}
+	var failed []string
+	for _, it := range rep.Items {
+		if it.Status == "fail" {
+			failed = append(failed, it.ID)
+		}
+	}
+	if strings.Join(failed, ",") != "api-root,api-preflight,api-auth-capabilities" {
+		t.Errorf("without CORS failed %v", failed)
+	}
+}
+
+// waitURL reads the Studio URL serve prints.
+func waitURL(t *testing.T, out *syncBuffer) string {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if i := strings.Index(out.String(), "http://127.0.0.1:"); i >= 0 {
+			return strings.Fields(out.String()[i:])[0]
+		}
+	}
+	t.Fatalf("serve printed no URL: %q", out.String())
+	return ""
 }
