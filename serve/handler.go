@@ -27,7 +27,7 @@ type Handler struct {
 	// AccessLog, when set, gets one line per request showing what the gate
 	// did with it: "GET /agents/x/chat -> /agents/index.html 200".
 	AccessLog io.Writer
-	logMu     sync.Mutex // requests run concurrently; log lines must not interleave
+	logMu     sync.Mutex // requests run concurrently; lines to log and AccessLog must not interleave
 }
 
 // gateResult is what the viewer-request function decided: pass the request
@@ -101,6 +101,9 @@ func (s *statusRecorder) WriteHeader(code int) {
 	s.ResponseWriter.WriteHeader(code)
 }
 
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	// A response headers policy applies to every answer, errors included.
 	for k, v := range h.security {
@@ -110,7 +113,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	res, err := h.gate.run(r, ip)
 	if err != nil {
 		// CloudFront answers 503 when a function fails; say why locally.
+		h.logMu.Lock()
 		fmt.Fprintf(h.log, "serve: %s %s: edge function failed: %v\n", r.Method, r.URL.RequestURI(), err)
+		h.logMu.Unlock()
 		http.Error(w, "edge function failed: "+err.Error(), http.StatusServiceUnavailable)
 		return
 	}
@@ -154,7 +159,9 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, uri string) 
 	}
 	file, err := os.Open(filepath.Join(h.site, filepath.FromSlash(rel)))
 	if err != nil {
+		h.logMu.Lock()
 		fmt.Fprintf(h.log, "serve: %s: %v\n", rel, err)
+		h.logMu.Unlock()
 		http.Error(w, "404 not found: "+uri+" (in the manifest but not in site/: bake again)", http.StatusNotFound)
 		return
 	}

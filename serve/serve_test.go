@@ -392,3 +392,45 @@ func TestMain(m *testing.M) {
 	cfrun.Timeout = 10 * time.Second
 	os.Exit(m.Run())
 }
+
+// TestServeGateFailure: a function that throws answers 503, as CloudFront
+// does, and the reason goes to the log.
+func TestServeGateFailure(t *testing.T) {
+	dir := writeBake(t, "", nil, []string{"index.html"})
+	fn := filepath.Join(dir, build.EdgeDir, string(templates.CloudFront), templates.FunctionFile)
+	if err := os.MkdirAll(filepath.Dir(fn), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(fn, []byte(`function handler(event) { throw new Error("boom"); }`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logw lockedBuffer
+	h, err := NewHandler(dir, &logw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(logw.String(), "boom") ||
+		rec.Header().Get("Content-Security-Policy") == "" {
+		t.Errorf("%d %q, log %q", rec.Code, rec.Body.String(), logw.String())
+	}
+}
+
+// TestServeFileMissingFromSite: a manifest entry without its file is a 404
+// that says to bake again, not a crash.
+func TestServeFileMissingFromSite(t *testing.T) {
+	dir := writeBake(t, "", nil, []string{"index.html", "mastra-dark-tile.svg"})
+	if err := os.Remove(filepath.Join(dir, build.SiteDir, "mastra-dark-tile.svg")); err != nil {
+		t.Fatal(err)
+	}
+	h, err := NewHandler(dir, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/mastra-dark-tile.svg", nil))
+	if rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), "bake again") {
+		t.Errorf("%d %q", rec.Code, rec.Body.String())
+	}
+}
