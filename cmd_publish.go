@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/studiobake/studiobake/build"
 	"github.com/studiobake/studiobake/publish"
 )
 
@@ -114,7 +117,7 @@ func applyFlags() []cli.Flag {
 // a name both declare (--json) is declared once.
 func publishFlags() []cli.Flag {
 	own := append(append(awsFlags(), applyFlags()...), flagDir(), flagAllowForeign(), flagCommit())
-	// LEAD (issue 4): append functionFlags()... here.
+	own = append(own, functionFlags()...)
 	return mergeFlags(own, buildFlags())
 }
 
@@ -168,13 +171,14 @@ func runPublish(c *cli.Context) error {
 			return err
 		}
 	}
-	// LEAD (issue 4): deploy the CloudFront Function once the release is live
-	// and before invalidation:
-	//   if c.String("function-name") != "" {
-	//       o.BeforeInvalidate = func(ctx context.Context, cfg aws.Config, m *build.Manifest) error {
-	//           return deployFunction(c, cfg, m, o.Dir, c.App.ErrWriter)
-	//       }
-	//   }
+	if c.String("function-name") != "" {
+		// Deploy the gate once the release is live and before invalidation,
+		// so the invalidated paths are served through the new function.
+		dir := o.Dir
+		o.BeforeInvalidate = func(ctx context.Context, cfg aws.Config, m *build.Manifest) error {
+			return deployFunction(c, cfg, m, dir, c.App.ErrWriter)
+		}
+	}
 	rep, err := publish.Run(c.Context, o)
 	return reportJSON(c, o, rep, err)
 }

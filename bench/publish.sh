@@ -45,7 +45,6 @@ for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && brea
 (cd "$root" && go build -o "$work/studiobake" .)
 sb() { "$work/studiobake" "$@"; }
 src=(--studio "$studio"); [ -d "$studio" ] || src=(--mastra-version "$studio")
-# TODO(lead): drop --force/-q here if build's flags change.
 bake() { sb build "${src[@]}" --out "$1" -q "${@:2}"; }
 
 now() { date +%s.%N; }
