@@ -125,7 +125,8 @@ func bake(ctx context.Context, site string, o Options, warn func(string)) (*Mani
 	for i := range c.files {
 		byPath[c.files[i].Path] = &c.files[i]
 	}
-	page, err := bakePage(entry, renamed, byPath, o, warn)
+	sri := func(f *File) (string, error) { return sriFor(site, f) }
+	page, err := bakePage(entry, renamed, byPath, sri, o, warn)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +155,7 @@ func detectLayout(page []byte, basePath string) (string, error) {
 }
 
 // bakePage fills index.html and points it at the fingerprinted files.
-func bakePage(page []byte, renamed map[string]string, files map[string]*File, o Options, warn func(string)) ([]byte, error) {
+func bakePage(page []byte, renamed map[string]string, files map[string]*File, sri func(*File) (string, error), o Options, warn func(string)) ([]byte, error) {
 	fill, err := FillPage(page, o.Values)
 	if err != nil {
 		return nil, err
@@ -166,7 +167,7 @@ func bakePage(page []byte, renamed map[string]string, files map[string]*File, o 
 		}
 		warn("index.html has placeholders studiobake does not know, filled with \"\": " + names)
 	}
-	out, err := rewriteRefs(fill.HTML, o.BasePath, renamed, files)
+	out, err := rewriteRefs(fill.HTML, o.BasePath, renamed, files, sri)
 	if err != nil {
 		return nil, err
 	}

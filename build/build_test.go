@@ -3,8 +3,10 @@ package build
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path"
@@ -161,9 +163,13 @@ func CheckBake(t testing.TB, srcDir, out string, m *Manifest) {
 
 func checkEntry(t testing.TB, srcDir string, f File, b []byte) {
 	t.Helper()
-	sum := sha512.Sum384(b)
-	if want := "sha384-" + base64.StdEncoding.EncodeToString(sum[:]); f.Integrity != want || f.Size != int64(len(b)) {
-		t.Errorf("%s: manifest integrity/size %s/%d, file has %s/%d", f.Path, f.Integrity, f.Size, want, len(b))
+	s384, s256 := sha512.Sum384(b), sha256.Sum256(b)
+	want := "sha256-" + base64.StdEncoding.EncodeToString(s256[:])
+	if strings.HasPrefix(f.Integrity, "sha384-") {
+		want = "sha384-" + base64.StdEncoding.EncodeToString(s384[:])
+	}
+	if f.Integrity != want || f.Size != int64(len(b)) || f.SHA256 != hex.EncodeToString(s256[:]) {
+		t.Errorf("%s: manifest integrity/size/sha256 %s/%d/%s, file has %s/%d", f.Path, f.Integrity, f.Size, f.SHA256, want, len(b))
 	}
 	if f.Path == EntryFile || keepNames[f.Path] {
 		if f.Cache != Revalidate {
@@ -218,7 +224,7 @@ func checkRefs(t testing.TB, m *Manifest, onDisk map[string][]byte) {
 	for _, tag := range tags {
 		if !bytes.Contains(tag[0], []byte(`rel="icon"`)) {
 			f := m.File(localRef(string(tag[1]), m.BasePath))
-			if f == nil || !bytes.Contains(tag[0], []byte(`integrity="`+f.Integrity+`"`)) {
+			if f == nil || !strings.HasPrefix(f.Integrity, "sha384-") || !bytes.Contains(tag[0], []byte(`integrity="`+f.Integrity+`"`)) {
 				t.Errorf("tag %s lacks the right integrity", tag[0])
 			}
 			sri++
@@ -422,4 +428,17 @@ func TestOutputSafety(t *testing.T) {
 	if err := run(out, false, nil); err != nil {
 		t.Errorf("rebuilding over an earlier bake: %v", err)
 	}
+}
+
+// TestNameSplitAcrossChunks: a bundle that names a file exactly where the
+// copy's chunks meet must still keep that file's name.
+func TestNameSplitAcrossChunks(t *testing.T) {
+	src := copyTestTree(t, "v1.31")
+	js := append(bytes.Repeat([]byte("a"), chunkSize-5), []byte(`"mastra-dark-tile.svg";`)...)
+	must(t, os.WriteFile(filepath.Join(src, "assets", "main-W2e3R4t5.js"), js, 0o644))
+	r, out := bakeTestTree(t, "v1.31", "/agents", func(o *Options) { o.Source.Dir = src })
+	if f := r.Manifest.File("mastra-dark-tile.svg"); f == nil || f.Cache != Revalidate {
+		t.Errorf("favicon named across a chunk boundary: entry %+v, want its own name", f)
+	}
+	CheckBake(t, src, out, r.Manifest)
 }

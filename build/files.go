@@ -7,7 +7,10 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -92,17 +95,16 @@ func copyTree(ctx context.Context, src, site string, rels []string) (*copier, er
 }
 
 func (c *copier) copyFile(src, site, rel string) error {
-	data, err := os.ReadFile(filepath.Join(src, filepath.FromSlash(rel)))
-	if err != nil {
-		return fmt.Errorf("studio tree: %w", err)
-	}
-	if isCode(rel) {
-		c.scanNames(data)
-	}
+	from, to := filepath.Join(src, filepath.FromSlash(rel)), filepath.Join(site, filepath.FromSlash(rel))
 	if rel == EntryFile {
 		return nil // bake fills and writes it last
 	}
 	if rel == RoutesManifest || slices.Contains(c.candidates, rel) {
+		// Small files whose content or name the bake still needs.
+		data, err := os.ReadFile(from)
+		if err != nil {
+			return fmt.Errorf("studio tree: %w", err)
+		}
 		c.mu.Lock()
 		c.held[rel] = data
 		c.mu.Unlock()
@@ -114,7 +116,7 @@ func (c *copier) copyFile(src, site, rel string) error {
 	if keepNames[rel] {
 		cache = Revalidate
 	}
-	f, err := writeDescribed(filepath.Join(site, filepath.FromSlash(rel)), rel, data, cache)
+	f, err := c.stream(from, to, rel, cache)
 	if err != nil {
 		return err
 	}
@@ -124,15 +126,136 @@ func (c *copier) copyFile(src, site, rel string) error {
 	return nil
 }
 
-// scanNames marks the candidates a bundle or stylesheet names.
-func (c *copier) scanNames(data []byte) {
-	for _, cand := range c.candidates {
-		if bytes.Contains(data, []byte(path.Base(cand))) {
-			c.mu.Lock()
-			c.named[cand] = true
-			c.mu.Unlock()
+// chunks are the copy buffers. A bake streams every file through a few of
+// them rather than reading files whole: on a virtual machine, faulting in
+// fresh memory for 11 MB costs more than copying it.
+const chunkSize = 256 << 10
+
+var chunks = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
+
+// stream copies from to to, computing the digests on the way, and scans
+// JavaScript and CSS for the names of fingerprint candidates.
+func (c *copier) stream(from, to, rel string, cache CacheClass) (File, error) {
+	in, err := os.Open(from)
+	if err != nil {
+		return File{}, fmt.Errorf("studio tree: %w", err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return File{}, err
+	}
+	h := newDigests()
+	sc := c.scanner(rel)
+	bp := chunks.Get().(*[]byte)
+	defer chunks.Put(bp)
+	for {
+		n, rerr := io.ReadFull(in, *bp)
+		chunk := (*bp)[:n]
+		if n > 0 {
+			h.write(chunk, func() error { _, err := out.Write(chunk); return err })
+			sc.scan(chunk)
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			break
+		}
+		if rerr != nil || h.err != nil {
+			out.Close()
+			return File{}, errors.Join(rerr, h.err)
 		}
 	}
+	if err := errors.Join(h.err, out.Close()); err != nil {
+		return File{}, fmt.Errorf("write %s: %w", to, err)
+	}
+	return h.file(rel, cache), nil
+}
+
+// digests hashes a stream for the manifest. The SHA-256 is the content
+// digest; its SRI form ("sha256-...") is the file's integrity until the page
+// loads the file with integrity, when bake replaces it with a SHA-384
+// (sriFor). Hashing every file twice would double a bake's CPU time for
+// files no browser checks: lazily imported chunks carry no integrity.
+type digests struct {
+	h256 hash.Hash
+	size int64
+	err  error
+}
+
+func newDigests() *digests { return &digests{h256: sha256.New()} }
+
+func (d *digests) write(chunk []byte, sink func() error) {
+	d.size += int64(len(chunk))
+	if err := sink(); err != nil && d.err == nil {
+		d.err = err
+	}
+	d.h256.Write(chunk)
+}
+
+func (d *digests) file(rel string, cache CacheClass) File {
+	sum := d.h256.Sum(nil)
+	return File{
+		Path:        rel,
+		Size:        d.size,
+		SHA256:      hex.EncodeToString(sum),
+		ContentType: ContentType(rel),
+		Cache:       cache,
+		Integrity:   "sha256-" + base64.StdEncoding.EncodeToString(sum),
+	}
+}
+
+// sriFor gives a site file a SHA-384 integrity, the strength the page's
+// integrity attributes use, and returns it.
+func sriFor(site string, f *File) (string, error) {
+	if strings.HasPrefix(f.Integrity, "sha384-") {
+		return f.Integrity, nil
+	}
+	in, err := os.Open(filepath.Join(site, filepath.FromSlash(f.Path)))
+	if err != nil {
+		return "", err
+	}
+	defer in.Close()
+	h := sha512.New384()
+	if _, err := io.Copy(h, in); err != nil {
+		return "", fmt.Errorf("integrity of %s: %w", f.Path, err)
+	}
+	f.Integrity = "sha384-" + base64.StdEncoding.EncodeToString(h.Sum(nil))
+	return f.Integrity, nil
+}
+
+// nameScanner finds candidate names in a stream of chunks, including a name
+// split across two chunks.
+type nameScanner struct {
+	c     *copier
+	names [][]byte
+	tail  []byte
+	span  int
+}
+
+func (c *copier) scanner(rel string) *nameScanner {
+	s := &nameScanner{c: c}
+	if !isCode(rel) {
+		return s
+	}
+	for _, cand := range c.candidates {
+		s.names = append(s.names, []byte(path.Base(cand)))
+		s.span = max(s.span, len(path.Base(cand)))
+	}
+	return s
+}
+
+func (s *nameScanner) scan(chunk []byte) {
+	if len(s.names) == 0 {
+		return
+	}
+	edge := append(s.tail, chunk[:min(len(chunk), s.span)]...)
+	for i, name := range s.names {
+		if bytes.Contains(chunk, name) || bytes.Contains(edge, name) {
+			s.c.mu.Lock()
+			s.c.named[s.c.candidates[i]] = true
+			s.c.mu.Unlock()
+		}
+	}
+	s.tail = append(s.tail[:0], chunk[max(0, len(chunk)-s.span):]...)
 }
 
 // fingerprint writes the held candidates: under a content-hashed name, or
@@ -174,19 +297,9 @@ func makeDirs(site string, rels []string) error {
 	return nil
 }
 
-// writeDescribed writes data to p while hashing it: for big files the write
-// and the two digests run at once, on the spare core.
+// writeDescribed writes a file held in memory and describes it.
 func writeDescribed(p, rel string, data []byte, cache CacheClass) (File, error) {
-	if len(data) < 1<<20 {
-		f := describe(rel, data, cache)
-		return f, os.WriteFile(p, data, 0o644)
-	}
-	var werr error
-	done := make(chan struct{})
-	go func() { werr = os.WriteFile(p, data, 0o644); close(done) }()
-	f := describe(rel, data, cache)
-	<-done
-	return f, werr
+	return describe(rel, data, cache), os.WriteFile(p, data, 0o644)
 }
 
 // parallel runs fn(0..n-1) on up to GOMAXPROCS goroutines and returns the
@@ -248,26 +361,9 @@ func hashedName(rel string, data []byte) string {
 	return dir + strings.TrimSuffix(base, ext) + "-" + h + ext
 }
 
-// describe computes a file's manifest entry.
+// describe computes the manifest entry of a file held in memory.
 func describe(rel string, data []byte, cache CacheClass) File {
-	var s256 [sha256.Size]byte
-	var s384 [sha512.Size384]byte
-	if len(data) > 1<<20 {
-		// Hash big files on two cores: this is most of a bake's CPU time.
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() { s384 = sha512.Sum384(data); wg.Done() }()
-		s256 = sha256.Sum256(data)
-		wg.Wait()
-	} else {
-		s256, s384 = sha256.Sum256(data), sha512.Sum384(data)
-	}
-	return File{
-		Path:        rel,
-		Size:        int64(len(data)),
-		SHA256:      hex.EncodeToString(s256[:]),
-		ContentType: ContentType(rel),
-		Cache:       cache,
-		Integrity:   "sha384-" + base64.StdEncoding.EncodeToString(s384[:]),
-	}
+	d := newDigests()
+	d.write(data, func() error { return nil })
+	return d.file(rel, cache)
 }

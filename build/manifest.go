@@ -93,8 +93,10 @@ type File struct {
 	SHA256      string     `json:"sha256"` // hex
 	ContentType string     `json:"contentType"`
 	Cache       CacheClass `json:"cache"`
-	Integrity   string     `json:"integrity"`          // "sha384-<base64>"
-	Original    string     `json:"original,omitempty"` // name in the Studio tree when renamed
+	// Integrity is an SRI string: "sha384-..." for files index.html loads
+	// with an integrity attribute, "sha256-..." (the content digest) for the rest.
+	Integrity string `json:"integrity"`
+	Original  string `json:"original,omitempty"` // name in the Studio tree when renamed
 }
 
 // File returns the entry for path, or nil.

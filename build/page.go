@@ -211,21 +211,22 @@ func localRef(ref, basePath string) string {
 
 // rewriteRefs renames references to fingerprinted files and adds SRI to every
 // local script and stylesheet/modulepreload link. files maps a site path to
-// its output entry; renamed maps an original site path to its new one.
-func rewriteRefs(page []byte, basePath string, renamed map[string]string, files map[string]*File) ([]byte, error) {
+// its output entry; renamed maps an original site path to its new one; sri
+// returns a file's SHA-384 integrity.
+func rewriteRefs(page []byte, basePath string, renamed map[string]string, files map[string]*File, sri func(*File) (string, error)) ([]byte, error) {
 	var err error
 	out := tagRE.ReplaceAllStringFunc(string(page), func(tag string) string {
 		if err != nil {
 			return tag
 		}
 		var t string
-		t, err = rewriteTag(tag, basePath, renamed, files)
+		t, err = rewriteTag(tag, basePath, renamed, files, sri)
 		return t
 	})
 	return []byte(out), err
 }
 
-func rewriteTag(tag, basePath string, renamed map[string]string, files map[string]*File) (string, error) {
+func rewriteTag(tag, basePath string, renamed map[string]string, files map[string]*File, sri func(*File) (string, error)) (string, error) {
 	name := strings.ToLower(tagRE.FindStringSubmatch(tag)[1])
 	attrs := map[string]string{}
 	for _, m := range attrRE.FindAllStringSubmatch(tag, -1) {
@@ -256,7 +257,11 @@ func rewriteTag(tag, basePath string, renamed map[string]string, files map[strin
 	if f == nil {
 		return "", fmt.Errorf("index.html references %s, which is not in the Studio tree", ref)
 	}
-	return setIntegrity(tag, f.Integrity), nil
+	integrity, err := sri(f)
+	if err != nil {
+		return "", err
+	}
+	return setIntegrity(tag, integrity), nil
 }
 
 var integrityRE = regexp.MustCompile(`(?is)\sintegrity\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+)`)
