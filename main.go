@@ -57,7 +57,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.As(err, &ec) && ec.Error() == "" {
 		return ec.ExitCode() // already reported (e.g. check's failures)
 	}
-	fmt.Fprintf(stderr, "studiobake: %v\n", err)
+	report(stderr, err)
 	var ue usageError
 	if errors.As(err, &ue) {
 		return exitUsage
@@ -66,6 +66,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ec.ExitCode()
 	}
 	return exitError
+}
+
+// report prints an error as "studiobake: <err>"; several errors joined
+// together (every invalid setting at once) get a line each.
+func report(w io.Writer, err error) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			report(w, e)
+		}
+		return
+	}
+	fmt.Fprintf(w, "studiobake: %v\n", err)
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {

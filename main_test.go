@@ -121,14 +121,19 @@ func TestBuildErrors(t *testing.T) {
 		{"missing studio tree", []string{"--studio", "/nonexistent/studio"}, 1, "/nonexistent/studio"},
 		{"missing env file", []string{"--env-file", "nope.env"}, 1, "nope.env"},
 		{"bad --set", []string{"--set", "HOST=x"}, 2, `invalid --set "HOST=x"`},
+		{"corrupt tarball", []string{"--studio", "corrupt.tgz"}, 1, "studio tarball corrupt.tgz"},
+		{"tree without index.html", []string{"--studio", "."}, 1, "no index.html"},
+		{"unreachable registry", []string{"--mastra-version", "1.31.0", "--registry", "http://127.0.0.1:1/", "--cache-dir", "cache"}, 1, "mastra@1.31.0"},
+		{"output that would destroy the working directory", []string{"--out", "."}, 1, "refusing output ."},
 		{"unknown flag", []string{"--bogus"}, 2, "bogus"},
 	}
 	for _, c := range cases {
 		t.Run(c.desc, func(t *testing.T) {
 			work := t.TempDir()
 			t.Chdir(work)
+			must(t, os.WriteFile("corrupt.tgz", []byte("not gzip"), 0o644))
 			args := append([]string{"build"}, c.args...)
-			if !strings.Contains(strings.Join(c.args, " "), "--studio") {
+			if joined := strings.Join(c.args, " "); !strings.Contains(joined, "--studio") && !strings.Contains(joined, "--mastra-version") {
 				args = append(args, "--studio", testTree(t))
 			}
 			code, _, stderr := runCLI(t, args...)
@@ -141,7 +146,28 @@ func TestBuildErrors(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(work, "dist")); !os.IsNotExist(err) {
 				t.Errorf("a failed build left dist/ behind")
 			}
+			if left, _ := filepath.Glob(filepath.Join(work, ".*.tmp-*")); len(left) > 0 {
+				t.Errorf("a failed build left %v behind", left)
+			}
 		})
+	}
+}
+
+// TestPublicManifest: the manifest is served only when asked for.
+func TestPublicManifest(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, public := range []bool{false, true} {
+		args := []string{"build", "--studio", testTree(t), "-q", "--out", "d"}
+		if public {
+			args = append(args, "--public-manifest")
+		}
+		if code, _, stderr := runCLI(t, args...); code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		_, err := os.Stat(filepath.Join("d", "site", build.PublicManifest))
+		if public != (err == nil) {
+			t.Errorf("--public-manifest=%v: site/%s exists = %v", public, build.PublicManifest, err == nil)
+		}
 	}
 }
 
@@ -190,4 +216,20 @@ func allFlags(c *urfave.Command) []urfave.Flag {
 		flags = append(flags, allFlags(s)...)
 	}
 	return flags
+}
+
+// TestSeveralInvalidValues: every invalid setting is reported at once, one
+// "studiobake: " line each.
+func TestSeveralInvalidValues(t *testing.T) {
+	t.Chdir(t.TempDir())
+	code, _, stderr := runCLI(t, "build", "--studio", testTree(t), "--set", "MASTRA_SERVER_PORT=80a", "--set", "MASTRA_SERVER_PROTOCOL=ftp")
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if code != 1 || len(lines) != 2 {
+		t.Fatalf("exit %d, stderr %q: want exit 1 and two lines", code, stderr)
+	}
+	for i, want := range []string{"MASTRA_SERVER_PROTOCOL", "MASTRA_SERVER_PORT"} {
+		if !strings.HasPrefix(lines[i], "studiobake: invalid ") || !strings.Contains(stderr, want) {
+			t.Errorf("line %q: want 'studiobake: invalid ...' naming %s", lines[i], want)
+		}
+	}
 }

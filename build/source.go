@@ -88,7 +88,13 @@ func fromDir(dir, origin string) (*Source, error) {
 			return nil, fmt.Errorf("studio tree %s: no index.html (give the Studio directory, e.g. node_modules/mastra/dist/studio)", dir)
 		}
 	}
-	return &Source{Dir: tree, Version: packageVersion(tree), Origin: origin}, nil
+	version := packageVersion(tree)
+	// pnpm and workspaces link node_modules/mastra elsewhere: bake the real
+	// directory, whose files are then plain files.
+	if real, err := filepath.EvalSymlinks(tree); err == nil {
+		tree = real
+	}
+	return &Source{Dir: tree, Version: version, Origin: origin}, nil
 }
 
 func fromNodeModules(start string) (*Source, error) {
