@@ -113,7 +113,6 @@ func bake(ctx context.Context, site string, o Options, warn func(string)) (*Mani
 	if err != nil {
 		return nil, err
 	}
-	m.Files = c.files
 	if data, ok := c.held[RoutesManifest]; ok {
 		m.Routes = parseRoutes(data, warn)
 	}
