@@ -169,6 +169,7 @@ func TestParseUsers(t *testing.T) {
 		{"short hash", u.Line()[:len(u.Line())-2], "line 1: user alice: salt must be 32 and hash 64"},
 		{"duplicate", good + u.Line() + "\n", "line 4: user alice already defined on line 3"},
 		{"bad name", "al ice:sha256:" + u.Salt + ":" + u.Hash, "invalid user name"},
+		{"name JavaScript reserves", "__proto__:sha256:" + u.Salt + ":" + u.Hash, `line 1: invalid user name "__proto__"`},
 		{"empty", "# nobody\n", "no users"},
 	}
 	for _, c := range bad {

@@ -145,6 +145,8 @@ func TestGateBasic(t *testing.T) {
 				{"missing header", ev("/agents/", "", "", nil, nil), want{status: 401, header: "www-authenticate"}},
 				{"not basic", ev("/agents/", "", "", h("Bearer abc"), nil), want{status: 401}},
 				{"not base64", ev("/agents/", "", "", h("Basic %%%"), nil), want{status: 401}},
+				{"padding inside", ev("/agents/", "", "", h("Basic YQ==YQ=="), nil), want{status: 401}},
+				{"padding only", ev("/agents/", "", "", h("Basic ===="), nil), want{status: 401}},
 				{"no colon", ev("/agents/", "", "", h("Basic "+base64.StdEncoding.EncodeToString([]byte("alice"))), nil), want{status: 401}},
 				{"refresh-events before auth", ev("/agents/refresh-events", "", "", nil, nil), want{status: 204}},
 				{"state prefix before auth", ev("/agents/_studiobake/x.json", "", "", nil, nil), want{status: 404}},

@@ -35,6 +35,12 @@ func (u User) validate() error {
 	if !userName.MatchString(u.Name) {
 		return fmt.Errorf("invalid user name %q: use 1-64 letters, digits and . _ @ + -", u.Name)
 	}
+	if u.Name == "__proto__" {
+		// As a key of the users object compiled into the gate it would set
+		// the prototype instead of a user; esbuild writes it as a computed
+		// key, which cloudfront-js-2.0 lacks.
+		return fmt.Errorf("invalid user name %q: reserved in JavaScript", u.Name)
+	}
 	if !hexSalt.MatchString(u.Salt) || !hexHash.MatchString(u.Hash) {
 		return fmt.Errorf("user %s: salt must be 32 and hash 64 lower-case hex digits", u.Name)
 	}
