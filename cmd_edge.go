@@ -101,11 +101,15 @@ func authOptions(c *cli.Context) (templates.CloudFrontOptions, error) {
 			return o, usagef("invalid --auth %q: want basic, cookie or ip", m)
 		}
 	}
-	for flag, mode := range map[string]string{"auth-users": "basic", "users-in-kvs": "basic",
-		"login-url": "cookie", "cookie-secret-file": "cookie", "allow-cidr": "ip"} {
-		if c.IsSet(flag) && !modes[mode] {
-			return o, usagef("--%s is only used with --auth %s", flag, mode)
+	for _, f := range []struct{ flag, mode string }{{"auth-users", "basic"}, {"auth-realm", "basic"},
+		{"users-in-kvs", "basic"}, {"login-url", "cookie"}, {"login-return-param", "cookie"},
+		{"cookie-name", "cookie"}, {"cookie-secret-file", "cookie"}, {"allow-cidr", "ip"}} {
+		if c.IsSet(f.flag) && !modes[f.mode] {
+			return o, usagef("--%s is only used with --auth %s", f.flag, f.mode)
 		}
+	}
+	if c.IsSet("kvs-arn") && !modes["cookie"] && !c.Bool("users-in-kvs") {
+		return o, usagef("--kvs-arn is only used with --auth cookie or --users-in-kvs")
 	}
 	o.KVSARN = c.String("kvs-arn")
 	if modes["basic"] {

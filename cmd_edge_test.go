@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -108,6 +109,9 @@ func TestEdgeFlagsBadInput(t *testing.T) {
 		{"relative login URL", []string{"--edge", "cloudfront", "--auth", "cookie", "--login-url", "/login", "--kvs-arn", arn}, "needs a secret"},
 		{"cookie without secret", []string{"--edge", "cloudfront", "--auth", "cookie", "--login-url", "https://l.example.com/", "--kvs-arn", arn}, "needs a secret"},
 		{"setting without its mode", []string{"--edge", "cloudfront", "--auth", "basic", "--auth-users", users, "--login-url", "https://x/"}, "--login-url is only used with --auth cookie"},
+		{"realm without basic", []string{"--edge", "cloudfront", "--auth", "ip", "--allow-cidr", "10.0.0.0/8", "--auth-realm", "R"}, "--auth-realm is only used with --auth basic"},
+		{"cookie name without cookie", []string{"--edge", "cloudfront", "--auth", "ip", "--allow-cidr", "10.0.0.0/8", "--cookie-name", "s"}, "--cookie-name is only used with --auth cookie"},
+		{"KVS ARN nothing reads", []string{"--edge", "cloudfront", "--auth", "basic", "--auth-users", users, "--kvs-arn", arn}, "--kvs-arn is only used with"},
 	}
 	for _, c := range cases {
 		_, err := parseEdge(t, c.args...)
@@ -143,5 +147,42 @@ func TestDeployFunctionFlags(t *testing.T) {
 	}
 	if err := call("--function-name", "gate"); err == nil || !strings.Contains(err.Error(), "--edge cloudfront") {
 		t.Errorf("bake without a gate: %v", err)
+	}
+}
+
+// TestBuildEdgeBadInputWritesNothing runs build end to end: a bad edge
+// setting found before the bake creates no output directory, and one found
+// only when compiling the gate (too many users for 10 KB) leaves an earlier
+// bake as it was.
+func TestBuildEdgeBadInputWritesNothing(t *testing.T) {
+	t.Chdir(t.TempDir())
+	base := []string{"build", "--studio", testTree(t), "-q", "--out", "d", "--edge", "cloudfront"}
+	code, _, stderr := runCLI(t, append(base, "--auth", "ip", "--allow-cidr", "10.0.0.0/33")...)
+	if code == 0 || !strings.Contains(stderr, `invalid --allow-cidr "10.0.0.0/33"`) || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("bad CIDR: exit %d, stderr %q", code, stderr)
+	}
+	if _, err := os.Stat("d"); !os.IsNotExist(err) {
+		t.Fatalf("bad CIDR created the output directory: %v", err)
+	}
+	if code, _, stderr := runCLI(t, base...); code != 0 {
+		t.Fatalf("good build: exit %d: %s", code, stderr)
+	}
+	fn := filepath.Join("d", build.EdgeDir, "cloudfront", templates.FunctionFile)
+	before, err := os.ReadFile(fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for i := 0; i < 120; i++ {
+		u, _, _ := templates.NewUser(fmt.Sprintf("user%d", i))
+		lines = append(lines, u.Line())
+	}
+	users := writeFile(t, "users.txt", strings.Join(lines, "\n")+"\n")
+	code, _, stderr = runCLI(t, append(base, "--auth", "basic", "--auth-users", users)...)
+	if code != 1 || !strings.Contains(stderr, "CloudFront allows 10240") || !strings.Contains(stderr, "--users-in-kvs") {
+		t.Errorf("gate over 10 KB: exit %d, stderr %q", code, stderr)
+	}
+	if after, _ := os.ReadFile(fn); !bytes.Equal(after, before) {
+		t.Error("a failed build changed the earlier bake's gate")
 	}
 }
