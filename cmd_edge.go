@@ -98,7 +98,7 @@ func authOptions(c *cli.Context) (templates.CloudFrontOptions, error) {
 		case "basic", "cookie", "ip":
 			modes[m] = true
 		default:
-			return o, usagef("invalid --auth %q: want basic, cookie or ip", m)
+			return o, fmt.Errorf("invalid --auth %q: want basic, cookie or ip", m)
 		}
 	}
 	for _, f := range []struct{ flag, mode string }{{"auth-users", "basic"}, {"auth-realm", "basic"},
@@ -174,7 +174,7 @@ func parseCIDRs(vals []string) ([]netip.Prefix, error) {
 		if err != nil {
 			a, aerr := netip.ParseAddr(v)
 			if aerr != nil {
-				return nil, usagef("invalid --allow-cidr %q: want an IPv4 or IPv6 prefix such as 203.0.113.0/24", v)
+				return nil, fmt.Errorf("invalid --allow-cidr %q: want an IPv4 or IPv6 prefix such as 203.0.113.0/24", v)
 			}
 			p = netip.PrefixFrom(a, a.BitLen())
 		}

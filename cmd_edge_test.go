@@ -158,7 +158,7 @@ func TestBuildEdgeBadInputWritesNothing(t *testing.T) {
 	t.Chdir(t.TempDir())
 	base := []string{"build", "--studio", testTree(t), "-q", "--out", "d", "--edge", "cloudfront"}
 	code, _, stderr := runCLI(t, append(base, "--auth", "ip", "--allow-cidr", "10.0.0.0/33")...)
-	if code == 0 || !strings.Contains(stderr, `invalid --allow-cidr "10.0.0.0/33"`) || strings.Count(stderr, "\n") != 1 {
+	if code != 1 || !strings.Contains(stderr, `invalid --allow-cidr "10.0.0.0/33"`) || strings.Count(stderr, "\n") != 1 {
 		t.Errorf("bad CIDR: exit %d, stderr %q", code, stderr)
 	}
 	if _, err := os.Stat("d"); !os.IsNotExist(err) {
