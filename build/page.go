@@ -174,6 +174,20 @@ var (
 	attrRE = regexp.MustCompile(`(?is)\s([a-z-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s"'>]+)`)
 )
 
+// InlineScripts returns the text of the page's inline script elements, in
+// page order: what browsers run and what a CSP 'sha256-' source hashes. The
+// edge templates use it so that the bake and the CSP agree on what an inline
+// script is.
+func InlineScripts(page []byte) [][]byte {
+	var out [][]byte
+	for _, m := range scriptRE.FindAllSubmatchIndex(page, -1) {
+		if !hasAttr(string(page[m[2]:m[3]]), "src") {
+			out = append(out, page[m[4]:m[5]])
+		}
+	}
+	return out
+}
+
 func hasAttr(attrs, name string) bool {
 	for _, m := range attrRE.FindAllStringSubmatch(" "+attrs, -1) {
 		if strings.EqualFold(m[1], name) {

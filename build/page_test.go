@@ -251,3 +251,11 @@ func readTestdata(t testing.TB, rel string) []byte {
 	must(t, err)
 	return b
 }
+
+func TestInlineScripts(t *testing.T) {
+	page := []byte("<script>a()</script><script type=\"module\" src=\"./x.js\"></script>\n<SCRIPT data-x=1>\nb()\n</script >")
+	got := InlineScripts(page)
+	if len(got) != 2 || string(got[0]) != "a()" || string(got[1]) != "\nb()\n" {
+		t.Errorf("InlineScripts = %q, want [\"a()\" \"\\nb()\\n\"]", got)
+	}
+}

@@ -131,19 +131,17 @@ func cspOrigin(origin string) string {
 	return u.Scheme + "://" + u.Host
 }
 
-var inlineScript = regexp.MustCompile(`(?is)<script\b([^>]*)>(.*?)</script\s*>`)
-var srcAttr = regexp.MustCompile(`(?i)(^|\s)src\s*=`)
 
 // InlineScriptHashes are the 'sha256-...' sources of the page's inline
 // scripts, in page order, hashed over their exact text as browsers do.
 func InlineScriptHashes(page []byte) []string {
 	var out []string
 	seen := map[string]bool{}
-	for _, m := range inlineScript.FindAllSubmatch(page, -1) {
-		if srcAttr.Match(m[1]) || len(m[2]) == 0 {
+	for _, script := range build.InlineScripts(page) {
+		if len(script) == 0 {
 			continue
 		}
-		sum := sha256.Sum256(m[2])
+		sum := sha256.Sum256(script)
 		h := "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
 		if !seen[h] {
 			seen[h] = true
