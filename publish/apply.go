@@ -3,6 +3,8 @@ package publish
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,22 +20,27 @@ type state struct {
 	rec      *Release
 	fresh    bool // rec is not on the remote yet
 	complete bool // rec was already complete: nothing to finish but the plan
+	live     bool // this run wrote the entry page: the release is live
 	files    map[string]*LocalFile
 	changes  *Changes
 	listing  *listing
 	expired  []string               // release records beyond retention
 	objects  map[string]ObjectState // studiobake's objects, kept current while applying
+	// stored is the record as the store holds it (nil before it is written):
+	// the record is written again only when it no longer tells the next run
+	// what it needs.
+	stored *Release
 }
 
 // apply carries out a plan in the order that keeps the site whole at every
-// step: assets, the pending record, mutable files, the entry page, the hook,
-// invalidation, deletions, expired records, the completed record.
+// step: assets, the record, mutable files, the entry page, the hook,
+// invalidation, deletions, expired records, and the record again only when
+// something after the entry page had to be remembered (an invalidation, the
+// hook) or the store answered with other ETags than predicted.
 func (r *runner) apply(ctx context.Context, st *state) error {
 	for phase := PhaseAsset; phase <= PhaseEntry; phase++ {
 		if phase == PhaseMutable && st.fresh {
-			// Before any reader can see the release, so that a later run's
-			// retention already protects its files.
-			if err := r.putRecord(ctx, st); err != nil {
+			if err := r.writeNewRecord(ctx, st); err != nil {
 				return err
 			}
 		}
@@ -41,6 +48,7 @@ func (r *runner) apply(ctx context.Context, st *state) error {
 			return err
 		}
 	}
+	st.live = true
 	if r.o.BeforeInvalidate != nil {
 		if err := r.o.BeforeInvalidate(ctx, r.cfg, st.rec.Manifest); err != nil {
 			return err
@@ -52,12 +60,72 @@ func (r *runner) apply(ctx context.Context, st *state) error {
 	if err := r.deleteObjects(ctx, st); err != nil {
 		return err
 	}
-	if !st.complete || len(st.changes.Uploads) > 0 {
-		st.rec.Complete = true
+	st.rec.Complete = true
+	if st.recordStale() {
 		return r.putRecord(ctx, st)
 	}
 	return nil
 }
+
+// writeNewRecord writes the record of a new release before any reader can
+// see it, so that a later run's retention already protects its files even if
+// this run stops here; then it makes sure no other publish is under way.
+func (r *runner) writeNewRecord(ctx context.Context, st *state) error {
+	// The record also caches the objects this run is about to write, with
+	// the ETag S3 gives a single-part upload (the MD5), so that the next
+	// run needs no HEAD for them and this run no second write.
+	for _, a := range st.changes.Uploads {
+		if b, ok := st.rec.Entries[a.Path]; ok && a.Phase != PhaseAsset {
+			f := st.files[a.Path]
+			sum := md5.Sum(b)
+			st.objects[a.Path] = ObjectState{ETag: hex.EncodeToString(sum[:]), Size: f.Size, SHA256: f.SHA256,
+				ContentType: f.ContentType, CacheControl: f.CacheControl}
+		}
+	}
+	// Complete unless something after the entry page must be remembered
+	// for a re-run: an invalidation or the hook.
+	st.rec.Complete = r.o.BeforeInvalidate == nil && (r.cf == nil || len(st.changes.Invalidate) == 0)
+	if err := r.putRecord(ctx, st); err != nil {
+		return err
+	}
+	return r.checkAlone(ctx, st)
+}
+
+// checkAlone stops the run before its release goes live when another
+// publish wrote a record since this run listed the prefix. Each run writes
+// its record and then lists the records, and S3 lists what was written
+// before, so of two runs that list the bucket before either writes, at
+// least one sees the other and stops: neither deletes files the other's live
+// page references. It is a check, not a lock (a lock would cost writes on
+// every run): a run that starts after another wrote its record, while that
+// one is still deleting, is not caught. Serialise publishes to one prefix
+// (a CI concurrency group).
+func (r *runner) checkAlone(ctx context.Context, st *state) error {
+	ids, err := r.sess.listReleases(ctx)
+	if err != nil {
+		return err
+	}
+	known := map[string]bool{st.rec.ID: true}
+	for _, id := range st.listing.releases {
+		known[id] = true
+	}
+	for _, id := range ids {
+		if known[id] {
+			continue
+		}
+		// Nothing of this release is live: its record protects nothing.
+		_ = r.deleteKeys(ctx, []string{recordKey(r.sess.prefix, st.rec.ID)})
+		return &concurrentError{fmt.Sprintf("s3://%s/%s: another publish wrote release %s while this one ran: "+
+			"stopped before release %s went live (the site is unchanged); run again once the other publish has finished",
+			r.o.Bucket, r.sess.prefix, id, st.rec.ID)}
+	}
+	return nil
+}
+
+// concurrentError: another publish runs on the same prefix.
+type concurrentError struct{ msg string }
+
+func (e *concurrentError) Error() string { return e.msg }
 
 func (r *runner) uploadPhase(ctx context.Context, st *state, phase Phase) error {
 	var ups []Action
@@ -125,6 +193,7 @@ func (r *runner) putRecord(ctx context.Context, st *state) error {
 		return fmt.Errorf("write release record: %w", describeS3Error(r.sess.bucket, key, err))
 	}
 	st.fresh = false
+	st.stored = st.rec.snapshot()
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 )
 
 // objectStore is the part of S3 publish uses, with the SDK's own signatures so
@@ -43,6 +45,9 @@ func LoadAWSConfig(ctx context.Context, o AWSOptions) (aws.Config, error) {
 	opts := []func(*config.LoadOptions) error{
 		config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(o.RequestTimeout)),
 		config.WithRetryMaxAttempts(o.MaxAttempts),
+		// The SDK's own warnings (an IMDSv1 fallback) would be lines
+		// besides studiobake's one error line.
+		config.WithLogger(logging.Nop{}),
 	}
 	if o.Profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(o.Profile))
@@ -72,6 +77,9 @@ func LoadAWSConfig(ctx context.Context, o AWSOptions) (aws.Config, error) {
 		return cfg, errNoCredentials(nil)
 	}
 	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+		if ctx.Err() != nil { // interrupted, not a missing login
+			return cfg, fmt.Errorf("load AWS credentials: %w", ctx.Err())
+		}
 		return cfg, errNoCredentials(err)
 	}
 	return cfg, nil
@@ -108,30 +116,46 @@ func newS3Client(ctx context.Context, cfg *aws.Config, o AWSOptions, bucket stri
 }
 
 // describeS3Error turns the errors people meet first into one clear sentence,
-// keeping the SDK error wrapped for detail.
+// keeping the SDK error (with its request ids) wrapped for detail.
 func describeS3Error(bucket, key string, err error) error {
 	loc := "s3://" + bucket + "/" + key
 	var ae smithy.APIError
-	code := ""
+	code, detail := "", ""
 	if errors.As(err, &ae) {
-		code = ae.ErrorCode()
+		code, detail = ae.ErrorCode(), ae.ErrorCode()+": "+ae.ErrorMessage()
 	}
 	var re *awshttp.ResponseError
 	status := 0
 	if errors.As(err, &re) {
 		status = re.HTTPStatusCode()
 	}
+	var ne *net.OpError
 	switch {
 	case code == "NoSuchBucket", code == "NotFound" && key == "":
-		return fmt.Errorf("bucket %q does not exist (check --bucket, --region and --endpoint-url): %w", bucket, err)
+		return &s3Error{fmt.Sprintf("bucket %q does not exist (check --bucket, --region and --endpoint-url)", bucket), err}
+	case code == "InvalidBucketName":
+		return &s3Error{fmt.Sprintf("invalid --bucket %q: the store rejects the name (%s)", bucket, detail), err}
+	// XAdminUserNotFound: versitygw's answer to an unknown access key.
 	case code == "InvalidAccessKeyId", code == "SignatureDoesNotMatch", code == "ExpiredToken",
-		code == "InvalidToken", code == "TokenRefreshRequired":
-		return fmt.Errorf("%s: the credentials were rejected (%s): %w", loc, code, err)
+		code == "InvalidToken", code == "TokenRefreshRequired", code == "XAdminUserNotFound":
+		return &s3Error{fmt.Sprintf("%s: the credentials were rejected (%s)", loc, detail), err}
 	case code == "AccessDenied", code == "AllAccessDisabled", status == http.StatusForbidden:
-		return fmt.Errorf("%s: access denied: publishing needs s3:ListBucket, s3:GetObject, s3:PutObject and s3:DeleteObject: %w", loc, err)
+		return &s3Error{fmt.Sprintf("%s: access denied: publishing needs s3:ListBucket, s3:GetObject, "+
+			"s3:PutObject and s3:DeleteObject (%s)", loc, detail), err}
+	case errors.As(err, &ne) && ne.Op == "dial":
+		return &s3Error{fmt.Sprintf("%s: cannot reach the store (%v): check --endpoint-url and the network", loc, ne), err}
 	}
 	return fmt.Errorf("%s: %w", loc, err)
 }
+
+// s3Error is a sentence for the user wrapping the SDK's longer error.
+type s3Error struct {
+	msg string
+	err error
+}
+
+func (e *s3Error) Error() string { return e.msg }
+func (e *s3Error) Unwrap() error { return e.err }
 
 // isNotFound reports a missing key (HEAD answers a bare 404).
 func isNotFound(err error) bool {

@@ -34,6 +34,13 @@ type fakeStore struct {
 	// lands while requests are in flight.
 	delay time.Duration
 	rng   *rand.Rand
+	// etagSalt makes ETags other than the MD5 of the content, as stores
+	// with server-side encryption (SSE-KMS) answer.
+	etagSalt string
+	// afterPut runs after a PUT took effect (another publish's moves).
+	afterPut func(key string)
+	// afterList runs after a LIST took effect.
+	afterList func()
 }
 
 type fakeObject struct {
@@ -98,6 +105,11 @@ func (f *fakeStore) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input
 		o := f.objects[k]
 		out.Contents = append(out.Contents, types.Object{Key: aws.String(k), Size: aws.Int64(int64(len(o.data))), ETag: aws.String(`"` + o.etag + `"`)})
 	}
+	if f.afterList != nil {
+		f.mu.Unlock()
+		f.afterList()
+		f.mu.Lock()
+	}
 	return out, nil
 }
 
@@ -137,13 +149,17 @@ func (f *fakeStore) PutObject(ctx context.Context, in *s3.PutObjectInput, _ ...f
 	if err != nil {
 		return nil, err
 	}
-	sum := md5.Sum(data)
+	sum := md5.Sum(append(data, f.etagSalt...))
 	o := &fakeObject{data: data, ct: aws.ToString(in.ContentType), cc: aws.ToString(in.CacheControl),
 		meta: in.Metadata, etag: hex.EncodeToString(sum[:])}
 	f.mu.Lock()
 	f.objects[aws.ToString(in.Key)] = o
 	f.ops = append(f.ops, "put "+aws.ToString(in.Key))
+	hook := f.afterPut
 	f.mu.Unlock()
+	if hook != nil {
+		hook(aws.ToString(in.Key))
+	}
 	if fa {
 		return nil, errInjected
 	}

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -103,6 +104,10 @@ func TestFaultInjection(t *testing.T) {
 			_, err := Run(ctx, o)
 			if err == nil {
 				t.Errorf("the run succeeded despite the fault")
+			} else if m := err.Error(); !strings.Contains(m, "run the same publish again") && !strings.HasPrefix(m, "list") &&
+				!strings.HasPrefix(m, "read release") && !strings.HasPrefix(m, "head") {
+				// Failures while planning change nothing; later ones say what to do.
+				t.Errorf("the error does not say where the site stands: %v", err)
 			}
 			checkWhole(t, store, "agents/", v1, v2)
 
@@ -161,6 +166,51 @@ func TestCancelAtRandomTimes(t *testing.T) {
 			if n := countRecords(store, "agents/"); n != 1 {
 				t.Errorf("%d release records, want 1", n)
 			}
+		})
+	}
+}
+
+// TestConcurrentPublishes starts two publishes of different releases
+// together (both list the bucket before either writes) with requests of
+// random duration: whichever runs stop, the live page is one release's and
+// every file it references exists, and a later run completes. One release
+// reuses the live release's assets and the other expires them (one kept
+// release): unchecked, the second deletes files the first's page references.
+func TestConcurrentPublishes(t *testing.T) {
+	bakes := []testBake{{version: "1"}, {version: "1", favicon: "<svg/>"}, {version: "3"}}
+	dirs := []string{bakes[0].write(t), bakes[1].write(t), bakes[2].write(t)}
+	for seed := range uint64(30) {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			store := newFakeStore()
+			mustPublish(t, store, dirs[0])
+			store.reset()
+			store.delay, store.rng = 2*time.Millisecond, rand.New(rand.NewPCG(seed, 2))
+			var listed sync.WaitGroup
+			listed.Add(2)
+			var lists atomic.Int32
+			store.afterList = func() {
+				if lists.Add(1) <= 2 { // each run's first LIST
+					listed.Done()
+					listed.Wait()
+				}
+			}
+			errs := make(chan error, 2)
+			for _, dir := range dirs[1:] {
+				go func() {
+					_, err := Run(context.Background(), Options{Bucket: "site", Dir: dir, Concurrency: 3,
+						KeepReleases: 1, clients: &testClients{store: store}})
+					errs <- err
+				}()
+			}
+			e1, e2 := <-errs, <-errs
+			if e1 == nil && e2 == nil {
+				t.Errorf("both overlapping publishes went through")
+			}
+			checkWhole(t, store, "", bakes...)
+			store.delay, store.afterList = 0, nil
+			mustPublish(t, store, dirs[2])
+			checkWhole(t, store, "", bakes[2])
+			checkSite(t, store, "", bakes[2])
 		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/smithy-go"
 
@@ -18,8 +19,10 @@ func TestDescribeS3Error(t *testing.T) {
 	tests := []struct{ code, want string }{
 		{"NoSuchBucket", `bucket "b" does not exist`},
 		{"AccessDenied", "access denied: publishing needs s3:ListBucket"},
-		{"InvalidAccessKeyId", "credentials were rejected (InvalidAccessKeyId)"},
-		{"ExpiredToken", "credentials were rejected (ExpiredToken)"},
+		{"InvalidAccessKeyId", "credentials were rejected (InvalidAccessKeyId: m)"},
+		{"ExpiredToken", "credentials were rejected (ExpiredToken: m)"},
+		{"XAdminUserNotFound", "credentials were rejected (XAdminUserNotFound: m)"},
+		{"InvalidBucketName", `invalid --bucket "b": the store rejects the name (InvalidBucketName: m)`},
 		{"SlowDown", "s3://b/k: api error SlowDown"},
 	}
 	for _, tc := range tests {
@@ -138,5 +141,18 @@ func TestRollbackTarget(t *testing.T) {
 				t.Fatalf("target %v, %v; want %s", got, err, tc.want)
 			}
 		})
+	}
+}
+
+// A clock a fraction of a millisecond past the newest id must not give an
+// id that sorts before it (the random suffix would decide).
+func TestReleaseIDsSortAfterTheNewest(t *testing.T) {
+	base := time.Date(2026, 1, 2, 3, 4, 5, 6_000_000, time.UTC)
+	for i := range 200 {
+		prev := newReleaseID(base, "")
+		next := newReleaseID(base.Add(time.Duration(i)*10*time.Microsecond), prev)
+		if next <= prev {
+			t.Fatalf("%s after %s sorts first", next, prev)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"time"
 
@@ -119,6 +120,9 @@ func (o *Options) Validate() error {
 	if strings.ContainsAny(b, "/ \t") {
 		return fmt.Errorf("invalid --bucket %q: give the bucket name only", o.Bucket)
 	}
+	if !bucketName.MatchString(b) {
+		return fmt.Errorf("invalid --bucket %q: a bucket name is 3 to 63 lower-case letters, digits, dots and hyphens", o.Bucket)
+	}
 	o.Bucket = b
 	if o.Prefix != "" {
 		// Kept as given: "/" (the root) must stay distinct from "" (derive).
@@ -128,6 +132,10 @@ func (o *Options) Validate() error {
 	}
 	return o.defaults()
 }
+
+// bucketName accepts S3's names, and the upper case, underscores and length
+// of buckets made in us-east-1 before 2018, so that no real bucket is refused.
+var bucketName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$`)
 
 func (o *Options) defaults() error {
 	if o.KeepReleases < 0 {

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -20,11 +22,13 @@ const recordSchema = 1
 const releasesDir = build.StateDir + "/releases/"
 
 // Release is the record of one publish (or rollback), stored as JSON at
-// <prefix>_studiobake/releases/<id>.json. It is written twice: before the
-// entry page switches readers to the release (so that retention already
-// protects its files) and, with Complete set, after invalidation. The newest
-// record also caches the remote inventory, so that a publish with nothing to
-// do costs one LIST and one GET.
+// <prefix>_studiobake/releases/<id>.json. It is written before the entry
+// page switches readers to the release, so that retention already protects
+// its files. It is written a second time only when the run has something
+// after the entry page to remember: an invalidation or the deploy hook
+// (Complete is false until they are done), or objects whose ETags differ
+// from the predicted ones. The newest record also caches the remote
+// inventory, so that a publish with nothing to do costs one LIST and one GET.
 type Release struct {
 	Schema     int       `json:"schema"`
 	ID         string    `json:"id"`
@@ -33,7 +37,9 @@ type Release struct {
 	Studio     string    `json:"studioVersion"`
 	Commit     string    `json:"commit,omitempty"`
 	RollbackOf string    `json:"rollbackOf,omitempty"`
-	Complete   bool      `json:"complete"`
+	// Complete: nothing is left that a re-run could only learn from this
+	// record. A re-run of the same bake finishes an incomplete release.
+	Complete bool `json:"complete"`
 	// Digest identifies the file set (paths, contents, headers): a publish
 	// of the same bake finds the same digest and makes no new release.
 	Digest       string      `json:"digest"`
@@ -95,7 +101,10 @@ func releaseIDFromKey(rel string) (string, bool) {
 // newest record is the greatest key even when the clock steps back.
 func newReleaseID(now time.Time, newest string) string {
 	const layout = "20060102T150405.000Z"
-	t := now.UTC()
+	// Compare at the id's precision: a clock a fraction of a millisecond
+	// ahead would format to the same instant, and the random suffix would
+	// then decide which record is the newest.
+	t := now.UTC().Truncate(time.Millisecond)
 	if newest != "" {
 		if prev, err := time.Parse(layout, strings.SplitN(newest, "-", 2)[0]); err == nil && !t.After(prev) {
 			t = prev.Add(time.Millisecond)
@@ -144,6 +153,32 @@ func decodeRelease(key string, b []byte) (*Release, error) {
 		return nil, fmt.Errorf("read release record %s: schema %d, this studiobake reads %d", key, r.Schema, recordSchema)
 	}
 	return &r, nil
+}
+
+// snapshot copies what recordStale compares, as it is now.
+func (r *Release) snapshot() *Release {
+	c := *r
+	c.Objects, c.Foreign = maps.Clone(r.Objects), maps.Clone(r.Foreign)
+	c.Retained = slices.Clone(r.Retained)
+	return &c
+}
+
+// recordStale reports whether the stored record differs from st.rec in what
+// a later run relies on: completion, the invalidation id, retention, the
+// foreign objects and the object cache. Cache entries of objects deleted since do not matter: a
+// listing no longer shows them.
+func (st *state) recordStale() bool {
+	s, r := st.stored, st.rec
+	if s == nil || s.Complete != r.Complete || s.Invalidation != r.Invalidation || !maps.Equal(s.Foreign, r.Foreign) ||
+		!slices.EqualFunc(s.Retained, r.Retained, func(a, b RetainedRelease) bool { return a.ID == b.ID }) {
+		return true
+	}
+	for p, o := range st.objects {
+		if s.Objects[p] != o {
+			return true
+		}
+	}
+	return false
 }
 
 // paths lists the paths of a release's files.

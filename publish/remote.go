@@ -63,6 +63,27 @@ func (s *session) list(ctx context.Context) (*listing, error) {
 	return l, nil
 }
 
+// listReleases lists the ids of the release records under the prefix.
+func (s *session) listReleases(ctx context.Context) ([]string, error) {
+	in := &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: aws.String(s.prefix + releasesDir)}
+	var ids []string
+	for {
+		out, err := s.store.ListObjectsV2(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("list releases: %w", describeS3Error(s.bucket, s.prefix+releasesDir, err))
+		}
+		for _, o := range out.Contents {
+			if id, ok := releaseIDFromKey(strings.TrimPrefix(aws.ToString(o.Key), s.prefix)); ok {
+				ids = append(ids, id)
+			}
+		}
+		if !aws.ToBool(out.IsTruncated) || out.NextContinuationToken == nil {
+			return ids, nil
+		}
+		in.ContinuationToken = out.NextContinuationToken
+	}
+}
+
 // classify separates release records and other sites' objects from the site.
 func (l *listing) classify(keys []RemoteObject) {
 	nested := map[string]bool{}

@@ -109,17 +109,37 @@ func (r *runner) publish(ctx context.Context, files []LocalFile, m *build.Manife
 		r.rep.linef("dry run: %s", r.summary(st))
 	case st.complete && st.changes.Empty() && len(st.expired) == 0:
 		r.result.UpToDate = true
+		if st.recordStale() {
+			// Only the record's cache is behind (objects edited outside
+			// studiobake, a new foreign object): refresh it, once.
+			if err := r.putRecord(ctx, st); err != nil {
+				return rep, err
+			}
+		}
 		r.rep.linef("%s", r.summary(st))
 	default:
 		if err := r.apply(ctx, st); err != nil {
 			r.finish()
-			return rep, err
+			return rep, r.stopped(st, err)
 		}
 		r.result.Release = st.rec.ID
 		r.rep.linef("%s", r.summary(st))
 	}
 	r.finish()
 	return rep, nil
+}
+
+// stopped says where a failed or interrupted run left the site.
+func (r *runner) stopped(st *state, err error) error {
+	var other *concurrentError
+	switch {
+	case errors.As(err, &other):
+		return err
+	case st.live:
+		return fmt.Errorf("release %s is live but the run stopped before finishing; run the same publish again: %w", st.rec.ID, err)
+	}
+	return fmt.Errorf("stopped before release %s went live (the site serves the previous release); "+
+		"run the same publish again to finish: %w", st.rec.ID, err)
 }
 
 func (r *runner) finish() {
@@ -190,7 +210,7 @@ func (r *runner) newState(l *listing, newest *Release, files []LocalFile, m *bui
 	if newest != nil && newest.Digest == digest {
 		rec := *newest
 		rec.Retained = trimRetained(rec.Retained, keepOld, digest)
-		st.rec, st.complete = &rec, newest.Complete
+		st.rec, st.complete, st.stored = &rec, newest.Complete, newest
 	} else {
 		last := ""
 		if n := len(l.releases); n > 0 {

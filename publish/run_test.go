@@ -56,8 +56,11 @@ func TestPublishFirstRepublishAndChange(t *testing.T) {
 	if strings.Join(up, ",") != strings.Join(want, ",") {
 		t.Errorf("changed build uploads %q, want %q", up, want)
 	}
-	if rep.Result.Requests.Put != 5 { // 3 files and the record twice
-		t.Errorf("changed build: %d puts, want 5", rep.Result.Requests.Put)
+	if rep.Result.Requests.Put != 4 { // 3 files and the record once
+		t.Errorf("changed build: %d puts, want 4", rep.Result.Requests.Put)
+	}
+	if rep.Result.Requests.List != 2 { // the prefix, then the records (no other publish running)
+		t.Errorf("changed build: %d lists, want 2", rep.Result.Requests.List)
 	}
 	checkSite(t, store, "agents/", v2)
 	checkOrder(t, store.ops, "agents/")
@@ -307,9 +310,12 @@ func TestValidate(t *testing.T) {
 		{desc: "s3 URL with a prefix", bucket: "s3://my-studio/agents", wantBucket: "my-studio", wantPrefix: "agents/"},
 		{desc: "no bucket", wantErr: "no bucket"},
 		{desc: "a path in the bucket", bucket: "a/b", wantErr: `invalid --bucket "a/b"`},
-		{desc: "dot-dot prefix", bucket: "b", prefix: "../x", wantErr: "invalid --prefix"},
-		{desc: "state dir prefix", bucket: "b", prefix: "_studiobake", wantErr: "state directory"},
-		{desc: "root prefix", bucket: "b", prefix: "/", wantBucket: "b", wantPrefix: ""},
+		{desc: "a name too short", bucket: "ab", wantErr: `invalid --bucket "ab": a bucket name is 3 to 63`},
+		{desc: "a character S3 refuses", bucket: "my-studio!", wantErr: `invalid --bucket "my-studio!"`},
+		{desc: "a legacy us-east-1 name", bucket: "My_Studio", wantBucket: "My_Studio"},
+		{desc: "dot-dot prefix", bucket: "bkt", prefix: "../x", wantErr: "invalid --prefix"},
+		{desc: "state dir prefix", bucket: "bkt", prefix: "_studiobake", wantErr: "state directory"},
+		{desc: "root prefix", bucket: "bkt", prefix: "/", wantBucket: "bkt", wantPrefix: ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -332,4 +338,74 @@ func TestValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A store whose ETags are not the MD5 (SSE-KMS) defeats the predicted cache
+// entries: the run writes the record a second time, so that later runs
+// still need no HEAD.
+func TestRecordRewrittenWhenETagsAreNotMD5(t *testing.T) {
+	store := newFakeStore()
+	store.etagSalt = "kms"
+	mustPublish(t, store, testBake{version: "1"}.write(t))
+	store.reset()
+	rep := mustPublish(t, store, testBake{version: "2"}.write(t))
+	if got := rep.Result.Requests.Put; got != 5 { // 3 files, the record twice
+		t.Errorf("changed build with other ETags: %d puts, want 5", got)
+	}
+	store.reset()
+	rep = mustPublish(t, store, testBake{version: "2"}.write(t))
+	if !rep.Result.UpToDate || rep.Result.Requests != (Requests{List: 1, Get: 1}) {
+		t.Errorf("republish: requests %+v, want 1 list and 1 get", rep.Result.Requests)
+	}
+}
+
+// An object that appears after a release (here a foreign one) costs one HEAD
+// and one record write, once; the next run is back to a LIST and a GET.
+func TestUpToDateRefreshesAStaleRecordOnce(t *testing.T) {
+	store := newFakeStore()
+	dir := testBake{version: "1"}.write(t)
+	mustPublish(t, store, dir)
+	store.objects["robots.txt"] = &fakeObject{data: []byte("x"), etag: "r"}
+	store.reset()
+	rep := mustPublish(t, store, dir)
+	if !rep.Result.UpToDate || rep.Result.Requests != (Requests{List: 1, Get: 1, Head: 1, Put: 1}) {
+		t.Errorf("first run after the new object: %+v", rep.Result.Requests)
+	}
+	store.reset()
+	rep = mustPublish(t, store, dir)
+	if !rep.Result.UpToDate || rep.Result.Requests != (Requests{List: 1, Get: 1}) {
+		t.Errorf("second run: %+v, want 1 list and 1 get", rep.Result.Requests)
+	}
+}
+
+// Another publish that writes its record while this one runs stops this one
+// before its release goes live: the site stays as it was, this run's record
+// is gone, and a later run completes.
+func TestPublishStopsWhenAnotherPublishRuns(t *testing.T) {
+	store := newFakeStore()
+	v1, v2 := testBake{version: "1"}, testBake{version: "2"}
+	mustPublish(t, store, v1.write(t))
+	first := true
+	store.afterPut = func(key string) {
+		if strings.HasPrefix(key, releasesDir) && first {
+			first = false
+			other := store.get(key)
+			store.mu.Lock()
+			store.objects[releasesDir+"29991231T000000.000Z-000000.json"] = other
+			store.mu.Unlock()
+		}
+	}
+	_, err := publishFake(t, store, v2.write(t))
+	if err == nil || !strings.Contains(err.Error(), "another publish wrote release 29991231T000000.000Z-000000") {
+		t.Fatalf("err = %v", err)
+	}
+	checkSite(t, store, "", v1)
+	if n := countRecords(store, ""); n != 2 { // release 1 and the other publish's
+		t.Errorf("%d records, want 2 (this run's record removed)", n)
+	}
+	store.afterPut = nil
+	store.reset()
+	delete(store.objects, releasesDir+"29991231T000000.000Z-000000.json")
+	mustPublish(t, store, v2.write(t))
+	checkSite(t, store, "", v2)
 }

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"io"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/studiobake/studiobake/publish"
+)
+
+// parsePublish runs publish's flag parsing and publishOptions on args, and
+// returns the options the command would hand to publish.Run.
+func parsePublish(t *testing.T, args ...string) publish.Options {
+	t.Helper()
+	var got publish.Options
+	app := &cli.App{Name: "studiobake", Writer: io.Discard, ErrWriter: io.Discard,
+		Commands: []*cli.Command{{Name: "publish", Flags: publishFlags(), Action: func(c *cli.Context) error {
+			o, err := publishOptions(c)
+			got = o
+			return err
+		}}}}
+	if err := app.Run(append([]string{"studiobake", "publish"}, args...)); err != nil {
+		t.Fatalf("publish %q: %v", args, err)
+	}
+	return got
+}
+
+// TestPublishPrecedence: a flag beats the process environment, which beats
+// the default; of two variables for one setting, the first listed wins.
+func TestPublishPrecedence(t *testing.T) {
+	env := map[string]string{
+		"STUDIOBAKE_BUCKET": "env-bucket", "STUDIOBAKE_PREFIX": "env-prefix", "AWS_REGION": "eu-west-1",
+		"AWS_DEFAULT_REGION": "us-west-2", "STUDIOBAKE_ENDPOINT_URL": "http://127.0.0.1:1",
+		"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:2", "STUDIOBAKE_KEEP_RELEASES": "5",
+		"STUDIOBAKE_DISTRIBUTION_ID": "EENV", "AWS_PROFILE": "envprofile", "GITHUB_SHA": "abc123",
+	}
+	cases := []struct {
+		desc string
+		args []string
+		env  bool
+		get  func(publish.Options) any
+		want any
+	}{
+		{"--bucket beats STUDIOBAKE_BUCKET", []string{"--bucket", "flag-bucket"}, true, func(o publish.Options) any { return o.Bucket }, "flag-bucket"},
+		{"STUDIOBAKE_BUCKET", nil, true, func(o publish.Options) any { return o.Bucket }, "env-bucket"},
+		{"--prefix beats STUDIOBAKE_PREFIX", []string{"--prefix", "p"}, true, func(o publish.Options) any { return o.Prefix }, "p"},
+		{"STUDIOBAKE_PREFIX", nil, true, func(o publish.Options) any { return o.Prefix }, "env-prefix"},
+		{"--region beats AWS_REGION", []string{"--region", "ap-south-1"}, true, func(o publish.Options) any { return o.AWS.Region }, "ap-south-1"},
+		{"AWS_REGION beats AWS_DEFAULT_REGION", nil, true, func(o publish.Options) any { return o.AWS.Region }, "eu-west-1"},
+		{"--endpoint-url beats the variables", []string{"--endpoint-url", "http://127.0.0.1:3"}, true,
+			func(o publish.Options) any { return o.AWS.EndpointURL }, "http://127.0.0.1:3"},
+		{"STUDIOBAKE_ENDPOINT_URL beats AWS_ENDPOINT_URL_S3", nil, true, func(o publish.Options) any { return o.AWS.EndpointURL }, "http://127.0.0.1:1"},
+		{"--keep-releases beats STUDIOBAKE_KEEP_RELEASES", []string{"--keep-releases", "2"}, true, func(o publish.Options) any { return o.KeepReleases }, 2},
+		{"STUDIOBAKE_KEEP_RELEASES", nil, true, func(o publish.Options) any { return o.KeepReleases }, 5},
+		{"default --keep-releases", nil, false, func(o publish.Options) any { return o.KeepReleases }, publish.DefaultKeepReleases},
+		{"--distribution-id beats STUDIOBAKE_DISTRIBUTION_ID", []string{"--distribution-id", "EFLAG"}, true,
+			func(o publish.Options) any { return o.DistributionID }, "EFLAG"},
+		{"--profile beats AWS_PROFILE", []string{"--profile", "p1"}, true, func(o publish.Options) any { return o.AWS.Profile }, "p1"},
+		{"--commit beats GITHUB_SHA", []string{"--commit", "def456"}, true, func(o publish.Options) any { return o.Commit }, "def456"},
+		{"GITHUB_SHA", nil, true, func(o publish.Options) any { return o.Commit }, "abc123"},
+	}
+	for _, c := range cases {
+		t.Run(c.desc, func(t *testing.T) {
+			for k, v := range env {
+				if !c.env {
+					v = ""
+				}
+				t.Setenv(k, v)
+			}
+			args := c.args
+			if !c.env {
+				args = append([]string{"--bucket", "site"}, args...)
+			}
+			if got := c.get(parsePublish(t, args...)); got != c.want {
+				t.Errorf("got %v, want %v", got, c.want)
+			}
+		})
+	}
+}
