@@ -108,6 +108,8 @@ func TestFaultInjection(t *testing.T) {
 				!strings.HasPrefix(m, "read release") && !strings.HasPrefix(m, "head") {
 				// Failures while planning change nothing; later ones say what to do.
 				t.Errorf("the error does not say where the site stands: %v", err)
+			} else if strings.HasPrefix(f.name, "cancel") && strings.Contains(m, "run the same") && !strings.Contains(m, "interrupted") {
+				t.Errorf("a cancelled run does not say it was interrupted: %v", err)
 			}
 			checkWhole(t, store, "agents/", v1, v2)
 

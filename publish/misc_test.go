@@ -156,3 +156,14 @@ func TestReleaseIDsSortAfterTheNewest(t *testing.T) {
 		}
 	}
 }
+
+// Ctrl-C while the credentials load is an interruption, not a missing login.
+func TestInterruptedCredentialsAreNotMissing(t *testing.T) {
+	awsTestEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := LoadAWSConfig(ctx, AWSOptions{MaxAttempts: 1})
+	if err == nil || strings.Contains(err.Error(), "no usable AWS credentials") || !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want the cancellation", err)
+	}
+}

@@ -135,11 +135,16 @@ func (r *runner) stopped(st *state, err error) error {
 	switch {
 	case errors.As(err, &other):
 		return err
-	case st.live:
-		return fmt.Errorf("release %s is live but the run stopped before finishing; run the same publish again: %w", st.rec.ID, err)
 	}
-	return fmt.Errorf("stopped before release %s went live (the site serves the previous release); "+
-		"run the same publish again to finish: %w", st.rec.ID, err)
+	how := "stopped"
+	if errors.Is(err, context.Canceled) {
+		how = "interrupted"
+	}
+	if st.live {
+		return fmt.Errorf("release %s is live but the run %s before finishing; run the same publish again: %w", st.rec.ID, how, err)
+	}
+	return fmt.Errorf("%s before release %s went live (the site serves the previous release); "+
+		"run the same publish again to finish: %w", how, st.rec.ID, err)
 }
 
 func (r *runner) finish() {
