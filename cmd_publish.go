@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 
@@ -211,7 +212,7 @@ func publishOptions(c *cli.Context) (publish.Options, error) {
 		o.Commit = publish.CommitFromEnv(os.Getenv)
 	}
 	if c.IsSet("keep-releases") && o.KeepReleases < 1 {
-		return o, usagef("invalid --keep-releases %d: keep at least 1", o.KeepReleases)
+		return o, fmt.Errorf("invalid --keep-releases %d: keep at least 1", o.KeepReleases)
 	}
 	if o.MaxDeletes == 0 {
 		o.MaxDeletes = -1 // the flag's 0 means none; the options' 0 means the default
@@ -221,7 +222,7 @@ func publishOptions(c *cli.Context) (publish.Options, error) {
 		o.Stdout = io.Discard
 	}
 	if err := o.Validate(); err != nil {
-		return o, usageError{err}
+		return o, err
 	}
 	return o, nil
 }

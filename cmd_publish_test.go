@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/urfave/cli/v2"
@@ -76,5 +77,21 @@ func TestPublishPrecedence(t *testing.T) {
 				t.Errorf("got %v, want %v", got, c.want)
 			}
 		})
+	}
+}
+
+// TestPublishInvalidValues: an invalid value exits 1 with one line naming
+// the flag and the value, before any credentials or requests.
+func TestPublishInvalidValues(t *testing.T) {
+	cases := []struct{ desc, flag, value, want string }{
+		{"bucket name too short", "--bucket", "ab", `invalid --bucket "ab"`},
+		{"no release kept", "--keep-releases", "0", `invalid --keep-releases 0`},
+	}
+	for _, c := range cases {
+		args := []string{"publish", "--dir", t.TempDir(), "--bucket", "my-studio", c.flag, c.value}
+		code, _, stderr := runCLI(t, args...)
+		if code != 1 || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%s: exit %d, stderr %q; want exit 1 and %q", c.desc, code, stderr, c.want)
+		}
 	}
 }

@@ -131,7 +131,6 @@ func cspOrigin(origin string) string {
 	return u.Scheme + "://" + u.Host
 }
 
-
 // InlineScriptHashes are the 'sha256-...' sources of the page's inline
 // scripts, in page order, hashed over their exact text as browsers do.
 func InlineScriptHashes(page []byte) []string {
