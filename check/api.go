@@ -123,7 +123,7 @@ func (c *checker) apiRootItem(ctx context.Context, pg *page, api apiTarget) Item
 	}
 	f, err := c.get(ctx, api.root, http.Header{"Origin": {pg.origin}})
 	if err != nil {
-		return fail(IDAPIRoot, err.Error(), "start the Mastra server, or bake the page with the API URL users can reach")
+		return failErr(IDAPIRoot, err, "start the Mastra server, or bake the page with the API URL users can reach")
 	}
 	where := redact(api.root)
 	if f.status < 200 || f.status > 299 {
@@ -174,7 +174,7 @@ func (c *checker) preflightItem(ctx context.Context, pg *page, api apiTarget) It
 	req.Header.Set("Access-Control-Request-Headers", strings.Join(studioHeaders, ","))
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return fail(IDAPIPreflight, describe(err), "start the Mastra server")
+		return failErr(IDAPIPreflight, newFetchError(err), "start the Mastra server")
 	}
 	resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -202,7 +202,7 @@ func (c *checker) capabilitiesItem(ctx context.Context, pg *page, api apiTarget)
 		"X-Mastra-Client-Type": {"studio"},
 	})
 	if err != nil {
-		return fail(IDAPICaps, err.Error(), "start the Mastra server")
+		return failErr(IDAPICaps, err, "start the Mastra server")
 	}
 	where := "GET " + redact(target)
 	if f.status != http.StatusOK {

@@ -110,7 +110,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		// Without the page nothing else can be located: one line per check,
 		// all with the same cause, so scripts reading --json see every item.
 		for _, t := range titles {
-			add(fail(t.id, err.Error(), pageFix(err)))
+			add(failErr(t.id, err, pageFix(err)))
 		}
 		return finish(rep, results), nil
 	}
@@ -225,6 +225,45 @@ type redirectLoopError struct {
 
 func (e *redirectLoopError) Error() string {
 	return fmt.Sprintf("redirect loop: gave up after %d redirects (last to %s)", e.n, e.last)
+}
+
+// fetchError is a request that got no answer. fix is set when the cause has
+// a remedy of its own (a certificate, a redirect loop, TLS on a plain port):
+// then "start the server" or "check the URL" would send the user astray.
+type fetchError struct{ msg, fix string }
+
+func (e *fetchError) Error() string { return e.msg }
+
+func newFetchError(err error) *fetchError {
+	return &fetchError{msg: describe(err), fix: causeFix(err)}
+}
+
+// failErr fails an item on err, with the cause's own fix when it has one.
+func failErr(id string, err error, fix string) Item {
+	var fe *fetchError
+	if errors.As(err, &fe) && fe.fix != "" {
+		fix = fe.fix
+	}
+	return fail(id, err.Error(), fix)
+}
+
+// causeFix is the remedy for a transport failure whose cause says more than
+// the item does; "" when the item's own fix fits.
+func causeFix(err error) string {
+	var loop *redirectLoopError
+	var certErr *tls.CertificateVerificationError
+	var recErr tls.RecordHeaderError
+	switch {
+	case errors.As(err, &loop):
+		return "the URL redirects in a circle: check the redirect rules of the CDN and of its origin " +
+			"(e.g. both forcing http<->https, or a path with and without its trailing slash)"
+	case errors.As(err, &certErr):
+		return "serve a certificate from a trusted CA that names this host (for a CloudFront distribution: an ACM certificate " +
+			"in us-east-1 with the host as an alternate domain name of the distribution)"
+	case errors.As(err, &recErr), strings.Contains(err.Error(), "HTTP response to HTTPS client"):
+		return "this port speaks plain HTTP: use an http:// URL, or turn on TLS at the server"
+	}
+	return ""
 }
 
 // describe turns a transport error into one line without Go's wrapping noise.

@@ -320,13 +320,14 @@ func TestRunBadInput(t *testing.T) {
 	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
 	t.Cleanup(hang.Close)
 
-	cases := []struct{ desc, url, want string }{
-		{"nothing listening", closed, "does not answer (connection refused)"},
-		{"untrusted certificate", tlsSrv.URL, "TLS certificate not accepted"},
-		{"https to a plain HTTP port", strings.Replace(notStudio.URL, "http:", "https:", 1), "TLS handshake failed"},
-		{"redirect loop", loop.URL, "redirect loop: gave up after 10 redirects"},
-		{"not a Studio page", notStudio.URL, "is not a Mastra Studio page"},
-		{"no answer in time", hang.URL, "no answer in time"},
+	// fix: the remedy every item must give, the cause's own where it has one.
+	cases := []struct{ desc, url, want, fix string }{
+		{"nothing listening", closed, "does not answer (connection refused)", "that the site is deployed"},
+		{"untrusted certificate", tlsSrv.URL, "TLS certificate not accepted", "serve a certificate from a trusted CA"},
+		{"https to a plain HTTP port", strings.Replace(notStudio.URL, "http:", "https:", 1), "TLS handshake failed", "use an http:// URL"},
+		{"redirect loop", loop.URL, "redirect loop: gave up after 10 redirects", "redirects in a circle"},
+		{"not a Studio page", notStudio.URL, "is not a Mastra Studio page", "point check at the Studio page"},
+		{"no answer in time", hang.URL, "no answer in time", "that the site is deployed"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -335,8 +336,8 @@ func TestRunBadInput(t *testing.T) {
 				t.Fatalf("want every item to fail, got %+v", rep.Items)
 			}
 			for _, it := range rep.Items {
-				if !strings.Contains(it.Detail, tc.want) || strings.Contains(it.Detail, "\n") || it.Fix == "" {
-					t.Fatalf("%s: detail %q fix %q, want one line with %q", it.ID, it.Detail, it.Fix, tc.want)
+				if !strings.Contains(it.Detail, tc.want) || strings.Contains(it.Detail, "\n") || !strings.Contains(it.Fix, tc.fix) {
+					t.Fatalf("%s: detail %q fix %q, want one line with %q and a fix with %q", it.ID, it.Detail, it.Fix, tc.want, tc.fix)
 				}
 			}
 		})
@@ -408,6 +409,22 @@ func TestMixedContent(t *testing.T) {
 		au, _ := url.Parse(c.api)
 		if got := mixedContent(&page{url: pu}, au); got != c.want {
 			t.Errorf("page %s, API %s: mixed %v, want %v", c.page, c.api, got, c.want)
+		}
+	}
+}
+
+// TestRunAPICertificate: an API whose certificate is not trusted gets the
+// certificate fix on each API item, not "start the Mastra server".
+func TestRunAPICertificate(t *testing.T) {
+	u, _ := setup(t, nil, checktest.Options{})
+	api := httptest.NewUnstartedServer(http.NotFoundHandler())
+	api.Config.ErrorLog = log.New(io.Discard, "", 0)
+	api.StartTLS()
+	t.Cleanup(api.Close)
+	got := failed(run(t, Options{URL: u, API: api.URL + "/api"}))
+	for _, id := range []string{IDAPIRoot, IDAPIPreflight, IDAPICaps} {
+		if !strings.Contains(got[id].Detail, "TLS certificate not accepted") || !strings.Contains(got[id].Fix, "certificate from a trusted CA") {
+			t.Errorf("%s: %+v", id, got[id])
 		}
 	}
 }

@@ -27,7 +27,7 @@ func (c *checker) refreshItem(ctx context.Context, pg *page) Item {
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return fail(IDRefresh, describe(err), fixRefresh)
+		return failErr(IDRefresh, newFetchError(err), fixRefresh)
 	}
 	defer resp.Body.Close()
 	where := redact(u)

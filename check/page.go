@@ -61,7 +61,7 @@ func (c *checker) get(ctx context.Context, u *url.URL, header http.Header) (*fet
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%s", describe(err))
+		return nil, newFetchError(err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))

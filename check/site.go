@@ -35,9 +35,9 @@ func (c *checker) siteItems(ctx context.Context, pg *page) []Item {
 			func() Item { return c.refreshItem(ctx, pg) },
 		)
 		return append(items,
-			fail(IDIndexCache, err.Error(), fixIndexCache),
-			fail(IDDeepLink, err.Error(), "check that the base path URL serves index.html"),
-			fail(IDSecurity, err.Error(), "check that the base path URL serves index.html"))
+			failErr(IDIndexCache, err, fixIndexCache),
+			failErr(IDDeepLink, err, "check that the base path URL serves index.html"),
+			failErr(IDSecurity, err, "check that the base path URL serves index.html"))
 	}
 	return parallel(
 		func() Item { return indexCacheItem(index) },
@@ -154,7 +154,7 @@ func (c *checker) assetItem(ctx context.Context, pg *page) Item {
 	u := pg.resolve(a.ref)
 	f, err := c.get(ctx, u, nil)
 	if err != nil {
-		return fail(IDAsset, err.Error(), "check that every file of site/ was uploaded")
+		return failErr(IDAsset, err, "check that every file of site/ was uploaded")
 	}
 	where := redact(u)
 	if f.status != http.StatusOK {
@@ -236,7 +236,7 @@ func (c *checker) deepLinkItem(ctx context.Context, pg *page, index *fetched) It
 	u := pg.resolve("agents/studiobake-check/deep-link")
 	f, err := c.get(ctx, u, http.Header{"Accept": {"text/html"}})
 	if err != nil {
-		return fail(IDDeepLink, err.Error(), fixDeepLink)
+		return failErr(IDDeepLink, err, fixDeepLink)
 	}
 	where := redact(u)
 	if f.status != http.StatusOK {
@@ -252,7 +252,7 @@ func (c *checker) missingItem(ctx context.Context, pg *page) Item {
 	u := pg.resolve("assets/studiobake-check-missing-" + randomHex() + ".js")
 	f, err := c.get(ctx, u, nil)
 	if err != nil {
-		return fail(IDMissingAsset, err.Error(), "check that the site is reachable")
+		return failErr(IDMissingAsset, err, "check that the site is reachable")
 	}
 	where := redact(u)
 	switch {
