@@ -21,7 +21,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/studiobake/studiobake/check/checktest"
-	"github.com/studiobake/studiobake/serve"
 )
 
 // watchWindow is how long the page is watched for refresh-events requests:
@@ -39,7 +38,7 @@ document.addEventListener('securitypolicyviolation', function (e) {
 // browserLog collects what the page did, from the DevTools event loop.
 type browserLog struct {
 	mu       sync.Mutex
-	local    string // the served origin
+	local    string // the served origin with a trailing slash: http://h:80 must not match http://h:8080
 	urls     map[network.RequestID]string
 	failures []string // local requests that failed or answered >= 400
 	refresh  []string // requests to refresh-events
@@ -120,7 +119,7 @@ func newBrowser(t *testing.T) context.Context {
 // until window has passed since the navigation started.
 func openStudio(t *testing.T, ctx context.Context, siteOrigin, deepLink string, window time.Duration) (*browserLog, string, []string) {
 	t.Helper()
-	bl := &browserLog{local: siteOrigin, urls: map[network.RequestID]string{}}
+	bl := &browserLog{local: strings.TrimSuffix(siteOrigin, "/") + "/", urls: map[network.RequestID]string{}}
 	if err := chromedp.Listen(ctx, bl.on); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
@@ -184,7 +183,8 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 }
 
 // TestStudioInBrowser bakes the real Studio under /agents against a fake
-// Mastra API, serves it with serve (the CloudFront gate's routing), opens a
+// Mastra API, serves it with `studiobake serve` (the CloudFront gate's
+// routing; stopped with Ctrl-C at the end), opens a
 // deep link in headless Chromium, then runs check against the same setup,
 // working and deliberately broken.
 func TestStudioInBrowser(t *testing.T) {
@@ -200,16 +200,12 @@ func TestStudioInBrowser(t *testing.T) {
 		"MASTRA_SERVER_PORT":        apiURL.Port(),
 		"MASTRA_TELEMETRY_DISABLED": "true",
 	})
-	srv, err := serve.Start(serve.Options{Dir: dir, Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatalf("serve: %v", err)
-	}
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	site, _ := url.Parse(srv.URL)
+	studioURL := serveCLI(t, studiobakeBin(t), dir)
+	site, _ := url.Parse(studioURL)
 	origin := site.Scheme + "://" + site.Host
 	api.AllowOrigin(origin)
 
-	bl, text, csp := openStudio(t, ctx, origin, srv.URL+"agents/weather-agent/chat", watchWindow)
+	bl, text, csp := openStudio(t, ctx, origin, studioURL+"agents/weather-agent/chat", watchWindow)
 	screenshot(t, ctx, "studio-agents-deep-link.png")
 	bl.mu.Lock()
 	defer bl.mu.Unlock()
@@ -231,7 +227,7 @@ func TestStudioInBrowser(t *testing.T) {
 	}
 	assertAPIReached(t, api, origin)
 	t.Logf("rendered %q", firstLine(text))
-	checkServed(t, srv.URL, dir, api)
+	checkServed(t, studioURL, dir, api)
 }
 
 func assertAPIReached(t *testing.T, api *checktest.API, origin string) {

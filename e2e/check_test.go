@@ -40,8 +40,22 @@ func failedIDs(rep check.Report) []string {
 	return out
 }
 
+// allItems are the items every report must hold: "all pass" means these
+// passed, not that a short report had no failures.
+var allItems = []string{check.IDPage, check.IDIndexCache, check.IDAsset, check.IDDeepLink, check.IDMissingAsset,
+	check.IDRefresh, check.IDSecurity, check.IDAPIRoot, check.IDAPIPreflight, check.IDAPICaps}
+
 func wantFailed(t *testing.T, what string, rep check.Report, want ...string) {
 	t.Helper()
+	seen := map[string]bool{}
+	for _, it := range rep.Items {
+		seen[it.ID] = true
+	}
+	for _, id := range allItems {
+		if !seen[id] {
+			t.Errorf("%s: the report has no %s item", what, id)
+		}
+	}
 	sort.Strings(want)
 	if got := failedIDs(rep); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("%s: failed items %v, want %v", what, got, want)
