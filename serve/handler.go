@@ -48,7 +48,7 @@ type gate interface {
 func NewHandler(dir string, logw io.Writer) (*Handler, error) {
 	m, err := build.ReadManifest(dir)
 	if err != nil {
-		return nil, err
+		return nil, withSiteHint(dir, err)
 	}
 	site := filepath.Join(dir, build.SiteDir)
 	if fi, err := os.Stat(site); err != nil || !fi.IsDir() {
@@ -67,6 +67,19 @@ func NewHandler(dir string, logw io.Writer) (*Handler, error) {
 		h.files[m.Files[i].Path] = &m.Files[i]
 	}
 	return h, nil
+}
+
+// withSiteHint names the bake directory when the user pointed at its site/:
+// the files are there, but the routing and headers come from the manifest.
+func withSiteHint(dir string, err error) error {
+	parent := filepath.Dir(filepath.Clean(dir))
+	if filepath.Base(filepath.Clean(dir)) != build.SiteDir {
+		return err
+	}
+	if _, serr := os.Stat(filepath.Join(parent, build.ManifestFile)); serr != nil {
+		return err
+	}
+	return fmt.Errorf("%s is the site/ of the bake in %s: use --dir %s", dir, parent, parent)
 }
 
 // BasePath is where the bake is served, "" or "/agents".

@@ -353,6 +353,7 @@ func TestStartErrors(t *testing.T) {
 	cases := []struct{ desc, dir, addr, want string }{
 		{"port in use", dir, l.Addr().String(), "the port is in use"},
 		{"not a bake", t.TempDir(), "127.0.0.1:0", "is not a studiobake output"},
+		{"the bake's site/", filepath.Join(dir, build.SiteDir), "127.0.0.1:0", "is the site/ of the bake in " + dir + ": use --dir " + dir},
 		{"bad address", dir, "127.0.0.1:http-ish", "cannot listen on 127.0.0.1:http-ish"},
 	}
 	for _, c := range cases {
