@@ -35,15 +35,19 @@ func serveCommand() *cli.Command {
 }
 
 func runServe(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return usagef("serve: unexpected argument %q (the bake directory is --dir)", c.Args().First())
+	dir := c.String("dir")
+	switch {
+	case c.NArg() == 1 && !c.IsSet("dir"):
+		dir = c.Args().First() // studiobake serve dist
+	case c.NArg() > 0:
+		return usagef("serve: unexpected argument %q (the bake directory is --dir or the one argument)", c.Args().Get(c.NArg()-1))
 	}
 	port := c.Int("port")
 	if port < 0 || port > 65535 {
-		return usagef("invalid --port %d: want 0 to 65535", port)
+		return fmt.Errorf("invalid --port %d: want 0 to 65535", port)
 	}
 	o := serve.Options{
-		Dir:  c.String("dir"),
+		Dir:  dir,
 		Addr: net.JoinHostPort(c.String("host"), strconv.Itoa(port)),
 		Out:  c.App.Writer,
 		Log:  c.App.ErrWriter,

@@ -231,3 +231,25 @@ func waitURL(t *testing.T, out *syncBuffer) string {
 	t.Fatalf("serve printed no URL: %q", out.String())
 	return ""
 }
+
+// TestServeArguments: the bake directory may be given as the one argument;
+// more arguments are a usage error (2), an invalid port an error (1).
+func TestServeArguments(t *testing.T) {
+	notBake := t.TempDir()
+	cases := []struct {
+		desc string
+		args []string
+		code int
+		want string
+	}{
+		{"directory as the argument", []string{"serve", notBake}, 1, notBake},
+		{"two arguments", []string{"serve", notBake, "extra"}, 2, `unexpected argument "extra"`},
+		{"invalid port", []string{"serve", "--port", "70000", notBake}, 1, "invalid --port 70000"},
+	}
+	for _, c := range cases {
+		code, _, stderr := runCLI(t, c.args...)
+		if code != c.code || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, stderr %q; want exit %d and %q", c.desc, code, stderr, c.code, c.want)
+		}
+	}
+}
