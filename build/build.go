@@ -78,6 +78,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	m, err := writeOutput(ctx, out, o, warn)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("bake interrupted, %s left as it was: %w", o.Out, ctx.Err())
+		}
 		return nil, err
 	}
 	r := &Result{Out: out, Site: filepath.Join(out, SiteDir), Files: len(m.Files), Warnings: warnings, Manifest: m}

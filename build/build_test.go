@@ -442,3 +442,23 @@ func TestNameSplitAcrossChunks(t *testing.T) {
 	}
 	CheckBake(t, src, out, r.Manifest)
 }
+
+// TestInterruptedBake: a cancelled bake leaves the previous output and no
+// temporary directory.
+func TestInterruptedBake(t *testing.T) {
+	_, out := bakeTestTree(t, "v1.31", "/agents", nil)
+	before, _ := os.ReadFile(filepath.Join(out, ManifestFile))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Run(ctx, Options{Source: &Source{Dir: filepath.Join("..", "testdata", "studio", "v1.0")}, Out: out, Values: fullValues()})
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("err = %v, want an interrupted bake", err)
+	}
+	after, _ := os.ReadFile(filepath.Join(out, ManifestFile))
+	if !bytes.Equal(before, after) {
+		t.Errorf("an interrupted bake changed the previous output")
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".dist.tmp-*")); len(left) > 0 {
+		t.Errorf("temporary directories left: %v", left)
+	}
+}
