@@ -49,10 +49,8 @@ func (r *runner) apply(ctx context.Context, st *state) error {
 		}
 	}
 	st.live = true
-	if r.o.BeforeInvalidate != nil {
-		if err := r.o.BeforeInvalidate(ctx, r.cfg, st.rec.Manifest); err != nil {
-			return err
-		}
+	if err := r.beforeInvalidate(ctx, st); err != nil {
+		return err
 	}
 	if err := r.invalidate(ctx, st); err != nil {
 		return err
@@ -257,4 +255,13 @@ func (r *runner) deleteKeys(ctx context.Context, keys []string) error {
 		}
 	}
 	return nil
+}
+
+// beforeInvalidate runs Options.BeforeInvalidate (the edge gate's deploy)
+// on the release's manifest, when one is set.
+func (r *runner) beforeInvalidate(ctx context.Context, st *state) error {
+	if r.o.BeforeInvalidate == nil {
+		return nil
+	}
+	return r.o.BeforeInvalidate(ctx, r.cfg, st.rec.Manifest)
 }

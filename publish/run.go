@@ -107,6 +107,9 @@ func (r *runner) publish(ctx context.Context, files []LocalFile, m *build.Manife
 	switch {
 	case r.o.DryRun:
 		r.rep.linef("dry run: %s", r.summary(st))
+		if err := r.beforeInvalidate(ctx, st); err != nil { // reports what it would change
+			return rep, err
+		}
 	case st.complete && st.changes.Empty() && len(st.expired) == 0:
 		r.result.UpToDate = true
 		if st.recordStale() {
@@ -115,6 +118,12 @@ func (r *runner) publish(ctx context.Context, files []LocalFile, m *build.Manife
 			if err := r.putRecord(ctx, st); err != nil {
 				return rep, err
 			}
+		}
+		// The site is current, but what lives beside it (the edge gate: a
+		// revoked user, a narrower CIDR list) may not be: the hook is
+		// idempotent and must run whatever the files did.
+		if err := r.beforeInvalidate(ctx, st); err != nil {
+			return rep, err
 		}
 		r.rep.linef("%s", r.summary(st))
 	default:

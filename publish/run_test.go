@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/studiobake/studiobake/build"
 )
 
 func publishFake(t *testing.T, store *fakeStore, dir string, mods ...func(*Options)) (*Report, error) {
@@ -408,4 +413,25 @@ func TestPublishStopsWhenAnotherPublishRuns(t *testing.T) {
 	delete(store.objects, releasesDir+"29991231T000000.000Z-000000.json")
 	mustPublish(t, store, v2.write(t))
 	checkSite(t, store, "", v2)
+}
+
+// TestEdgeHookRunsWhenTheSiteIsCurrent: the edge gate lives beside the site,
+// so a gate-only change (a revoked user) must be deployed by a publish whose
+// files are all up to date, and shown by a dry run.
+func TestEdgeHookRunsWhenTheSiteIsCurrent(t *testing.T) {
+	store := newFakeStore()
+	bake := testBake{basePath: "/agents", version: "1"}
+	calls := 0
+	hook := func(o *Options) {
+		o.BeforeInvalidate = func(context.Context, aws.Config, *build.Manifest) error { calls++; return nil }
+	}
+	mustPublish(t, store, bake.write(t), hook)
+	rep := mustPublish(t, store, bake.write(t), hook)
+	if !rep.Result.UpToDate || calls != 2 {
+		t.Errorf("up-to-date publish: upToDate %v, hook ran %d times; want 2", rep.Result.UpToDate, calls)
+	}
+	mustPublish(t, store, bake.write(t), hook, func(o *Options) { o.DryRun, o.Stdout = true, io.Discard })
+	if calls != 3 {
+		t.Errorf("dry run: hook ran %d times in all, want 3 (it reports what it would deploy)", calls)
+	}
 }
