@@ -197,9 +197,27 @@ func newChecker(o Options) (*checker, error) {
 func parseHTTPURL(name, s string) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimSpace(s))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("invalid %s %q: want an http:// or https:// URL", name, s)
+		return nil, fmt.Errorf("invalid %s %q: want an http:// or https:// URL (percent-encode special characters in a user:password)", name, redactUserinfo(s))
 	}
 	return u, nil
+}
+
+// redactUserinfo hides user:password@ in a URL that did not parse: such an
+// error lands in CI logs, and the password is the part most likely to hold
+// the character that broke parsing.
+func redactUserinfo(s string) string {
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return s
+	}
+	host := rest
+	if i := strings.IndexAny(host, "/?#"); i >= 0 && !strings.Contains(host[i:], "@") {
+		host = host[:i]
+	}
+	if at := strings.LastIndex(host, "@"); at >= 0 {
+		return scheme + "://***@" + rest[at+1:]
+	}
+	return s
 }
 
 func newClient(o Options) *http.Client {

@@ -428,3 +428,14 @@ func TestRunAPICertificate(t *testing.T) {
 		}
 	}
 }
+
+// TestInvalidURLHidesPassword: a URL that does not parse is quoted in the
+// error without its user:password, which would otherwise land in CI logs.
+func TestInvalidURLHidesPassword(t *testing.T) {
+	for _, u := range []string{"https://alice:50%off@cdn.example.com/agents/", "https://alice:pa/ss@cdn.example.com/agents/"} {
+		_, err := Run(context.Background(), Options{URL: u})
+		if err == nil || strings.Contains(err.Error(), "off") || strings.Contains(err.Error(), "pa/ss") || !strings.Contains(err.Error(), "***@cdn.example.com") {
+			t.Errorf("URL %q: err = %v, want an error without the password", u, err)
+		}
+	}
+}
