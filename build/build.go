@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -117,7 +118,9 @@ func bake(ctx context.Context, site string, o Options, warn func(string)) (*Mani
 		return nil, err
 	}
 	if data, ok := c.held[RoutesManifest]; ok {
-		m.Routes = parseRoutes(data, warn)
+		if m.Routes, err = parseRoutes(data, warn); err != nil {
+			return nil, err
+		}
 	}
 	renamed, err := c.fingerprint(site)
 	if err != nil {
@@ -179,14 +182,24 @@ func bakePage(page []byte, renamed map[string]string, files map[string]*File, sr
 	return out, nil
 }
 
-func parseRoutes(data []byte, warn func(string)) []string {
+// routeRE is what a Studio route segment looks like. Routes end up in edge
+// code and host configuration (nginx locations, _redirects rules), so
+// anything else is refused here, once, for every consumer.
+var routeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~-]*$`)
+
+func parseRoutes(data []byte, warn func(string)) ([]string, error) {
 	var routes []string
 	if err := json.Unmarshal(data, &routes); err != nil {
 		warn(fmt.Sprintf("%s is not a JSON list of route names (%v): deep links are routed by extension only", RoutesManifest, err))
-		return []string{}
+		return []string{}, nil
+	}
+	for _, r := range routes {
+		if !routeRE.MatchString(r) {
+			return nil, fmt.Errorf("studio tree: %s lists route %q, which is not a path segment (letters, digits, -._~)", RoutesManifest, r)
+		}
 	}
 	sort.Strings(routes)
-	return routes
+	return routes, nil
 }
 
 func writeFile(p string, data []byte) error {

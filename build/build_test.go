@@ -462,3 +462,18 @@ func TestInterruptedBake(t *testing.T) {
 		t.Errorf("temporary directories left: %v", left)
 	}
 }
+
+// TestBadRoutesRefused: routes reach nginx locations and _redirects rules, so
+// a route that is not a plain path segment fails the bake.
+func TestBadRoutesRefused(t *testing.T) {
+	src := copyTestTree(t, "v1.31")
+	must(t, os.WriteFile(filepath.Join(src, RoutesManifest), []byte(`["agents", "x) { } location / { return 302 https://evil.example/; }"]`), 0o644))
+	out := filepath.Join(t.TempDir(), "dist")
+	_, err := Run(context.Background(), Options{Source: &Source{Dir: src}, Out: out, Values: fullValues()})
+	if err == nil || !strings.Contains(err.Error(), "routes-manifest.json lists route") {
+		t.Fatalf("err = %v, want the bad route refused", err)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("a refused bake left %s", out)
+	}
+}
