@@ -64,7 +64,7 @@ func edgeOptions(c *cli.Context) (*templates.EdgeOptions, error) {
 	for _, v := range splitList(c.StringSlice("edge")) {
 		h, err := templates.ParseHost(v)
 		if err != nil {
-			return nil, usageError{err}
+			return nil, err
 		}
 		hosts = append(hosts, h)
 	}
@@ -82,7 +82,7 @@ func edgeOptions(c *cli.Context) (*templates.EdgeOptions, error) {
 	// Routing comes from the manifest; validate the auth part now so that a
 	// mistake fails before the bake, not after it.
 	if err := auth.Validate(); err != nil {
-		return nil, usageError{err}
+		return nil, err
 	}
 	return &templates.EdgeOptions{Hosts: hosts, Auth: auth}, nil
 }
@@ -221,7 +221,7 @@ func authCommand() *cli.Command {
 				}
 				u, pw, err := templates.NewUser(c.Args().First())
 				if err != nil {
-					return usageError{err}
+					return err
 				}
 				fmt.Fprintf(c.App.ErrWriter, "password for %s (shown once, store it now): %s\n", u.Name, pw)
 				_, err = fmt.Fprintln(c.App.Writer, u.Line())

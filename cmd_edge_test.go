@@ -56,7 +56,7 @@ func TestAuthAddUser(t *testing.T) {
 	if strings.Contains(stdout.String(), pw[1]) {
 		t.Error("password printed to stdout")
 	}
-	if code := run(context.Background(), []string{"studiobake", "auth", "add-user", "bad name"}, &stdout, &stderr); code == 0 {
+	if code := run(context.Background(), []string{"studiobake", "auth", "add-user", "bad name"}, &stdout, &stderr); code != exitError {
 		t.Error("bad name accepted")
 	}
 }
@@ -184,5 +184,29 @@ func TestBuildEdgeBadInputWritesNothing(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(fn); !bytes.Equal(after, before) {
 		t.Error("a failed build changed the earlier bake's gate")
+	}
+}
+
+// TestEdgeExitCodes: an invalid value exits 1; calling the command wrongly
+// (a setting without what it needs) exits 2.
+func TestEdgeExitCodes(t *testing.T) {
+	tree, err := filepath.Abs(filepath.Join("testdata", "studio", "v1.31"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		args []string
+		code int
+	}{
+		{[]string{"--edge", "vercel"}, exitError},
+		{[]string{"--edge", "cloudfront", "--auth", "oauth"}, exitError},
+		{[]string{"--edge", "netlify", "--auth", "ip", "--allow-cidr", "10.0.0.0/8"}, exitUsage},
+	}
+	for _, c := range cases {
+		args := append([]string{"studiobake", "build", "--studio", tree, "--out", filepath.Join(t.TempDir(), "d")}, c.args...)
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), args, &out, &errb); code != c.code {
+			t.Errorf("%v: exit %d (%s), want %d", c.args, code, errb.String(), c.code)
+		}
 	}
 }

@@ -119,7 +119,7 @@ func runCheck(c *cli.Context) error {
 	}
 	rep, err := check.Run(c.Context, check.Options{URL: a.url, API: a.api, Timeout: a.timeout})
 	if err != nil {
-		return usageError{fmt.Errorf("check: %w", err)}
+		return fmt.Errorf("check: %w", err)
 	}
 	if a.json {
 		err = rep.WriteJSON(c.App.Writer)

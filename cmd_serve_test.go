@@ -61,13 +61,19 @@ func TestCheckCommandJSON(t *testing.T) {
 }
 
 func TestCheckCommandUsage(t *testing.T) {
-	for _, args := range [][]string{{"check"}, {"check", "a", "b"}, {"check", "cdn.example.com"},
+	for _, args := range [][]string{{"check"}, {"check", "a", "b"},
 		{"check", "http://x/", "--bogus"}, {"check", "http://x/", "--timeout", "soon"}} {
 		var out, errOut bytes.Buffer
 		code := run(context.Background(), append([]string{"studiobake"}, args...), &out, &errOut)
 		if code != exitUsage || !strings.HasPrefix(errOut.String(), "studiobake: check: ") {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errOut.String())
 		}
+	}
+	// An invalid value, not a usage mistake: exit 1 like every invalid value.
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"studiobake", "check", "cdn.example.com"}, &out, &errOut)
+	if code != exitError || !strings.Contains(errOut.String(), `studiobake: check: invalid URL "cdn.example.com"`) {
+		t.Errorf("check cdn.example.com: exit %d, stderr %q", code, errOut.String())
 	}
 }
 
@@ -154,7 +160,7 @@ func TestCheckCommandAPIPrecedence(t *testing.T) {
 	t.Setenv("STUDIOBAKE_CHECK_API", "ftp://not-http/")
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), []string{"studiobake", "check", "--timeout", "1s", closedURL(t)}, &out, &errOut)
-	if code != exitUsage || !strings.Contains(errOut.String(), `invalid --api "ftp://not-http/"`) {
+	if code != exitError || !strings.Contains(errOut.String(), `invalid --api "ftp://not-http/"`) {
 		t.Errorf("env only: exit %d, stderr %q", code, errOut.String())
 	}
 	out.Reset()
