@@ -111,6 +111,13 @@ func loadConfig(c *cli.Context) (*env.Config, error) {
 		if !ok || !strings.HasPrefix(name, "MASTRA_") {
 			return nil, usagef("invalid --set %q: want MASTRA_NAME=VALUE", kv)
 		}
+		if !knownVar(name) {
+			hint := ""
+			if near := env.ClosestName(name); near != "" {
+				hint = "; did you mean " + near + "?"
+			}
+			return nil, fmt.Errorf("invalid --set %q: %s is not a Studio variable%s", kv, name, hint)
+		}
 		flags[name] = value
 	}
 	if c.IsSet("base-path") {
@@ -125,6 +132,15 @@ func loadConfig(c *cli.Context) (*env.Config, error) {
 		fmt.Fprintf(c.App.ErrWriter, "studiobake: warning: %s\n", w)
 	}
 	return cfg, err
+}
+
+func knownVar(name string) bool {
+	for _, v := range env.Vars {
+		if v.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func reportBuild(c *cli.Context, w io.Writer, r *build.Result) error {

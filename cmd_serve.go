@@ -37,10 +37,12 @@ func serveCommand() *cli.Command {
 func runServe(c *cli.Context) error {
 	dir := c.String("dir")
 	switch {
-	case c.NArg() == 1 && !c.IsSet("dir"):
-		dir = c.Args().First() // studiobake serve dist
-	case c.NArg() > 0:
-		return usagef("serve: unexpected argument %q (the bake directory is --dir or the one argument)", c.Args().Get(c.NArg()-1))
+	case c.NArg() == 1:
+		// studiobake serve dist: the argument beats --dir and STUDIOBAKE_OUT,
+		// which a build step may have set for its own --out.
+		dir = c.Args().First()
+	case c.NArg() > 1:
+		return usagef("serve: unexpected argument %q (give one bake directory, with flags before it)", c.Args().Get(1))
 	}
 	port := c.Int("port")
 	if port < 0 || port > 65535 {

@@ -249,6 +249,7 @@ func TestServeArguments(t *testing.T) {
 		want string
 	}{
 		{"directory as the argument", []string{"serve", notBake}, 1, notBake},
+		{"the argument beats --dir", []string{"serve", "--dir", "/nonexistent/x", notBake}, 1, notBake},
 		{"two arguments", []string{"serve", notBake, "extra"}, 2, `unexpected argument "extra"`},
 		{"invalid port", []string{"serve", "--port", "70000", notBake}, 1, "invalid --port 70000"},
 	}

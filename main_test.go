@@ -121,6 +121,7 @@ func TestBuildErrors(t *testing.T) {
 		{"missing studio tree", []string{"--studio", "/nonexistent/studio"}, 1, "/nonexistent/studio"},
 		{"missing env file", []string{"--env-file", "nope.env"}, 1, "nope.env"},
 		{"bad --set", []string{"--set", "HOST=x"}, 2, `invalid --set "HOST=x"`},
+		{"--set with a typo", []string{"--set", "MASTRA_SERVR_HOST=x"}, 1, "did you mean MASTRA_SERVER_HOST?"},
 		{"corrupt tarball", []string{"--studio", "corrupt.tgz"}, 1, "studio tarball corrupt.tgz"},
 		{"tree without index.html", []string{"--studio", "."}, 1, "no index.html"},
 		{"unreachable registry", []string{"--mastra-version", "1.31.0", "--registry", "http://127.0.0.1:1/", "--cache-dir", "cache"}, 1, "mastra@1.31.0"},
