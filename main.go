@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"context"
@@ -19,8 +20,26 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// version is set at link time: -ldflags "-X main.version=v1.2.3".
-var version = "dev"
+// version is set at link time (-ldflags "-X main.version=v1.2.3"); otherwise
+// it is what the Go toolchain recorded: the module version of `go install
+// ...@v1.2.3`, or the commit a checkout was built from.
+var version = buildVersion()
+
+func buildVersion() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			return "dev-" + s.Value[:12]
+		}
+	}
+	return "dev"
+}
 
 // Exit codes: 0 ok, 1 error, 2 usage.
 const (
