@@ -16,6 +16,11 @@ import (
 // test skips when the registry cannot be reached; under CI=true it fails.
 func realSource(t *testing.T) *Source {
 	t.Helper()
+	return realVersion(t, DefaultMastraVersion)
+}
+
+func realVersion(t *testing.T, version string) *Source {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("-short: skipping the real mastra package")
 	}
@@ -27,10 +32,10 @@ func realSource(t *testing.T) *Source {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	src, err := FindSource(ctx, SourceOptions{MastraVersion: DefaultMastraVersion, Dir: t.TempDir(), Environ: os.Environ(), CacheDir: cache})
+	src, err := FindSource(ctx, SourceOptions{MastraVersion: version, Dir: t.TempDir(), Environ: os.Environ(), CacheDir: cache})
 	if err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("fetch mastra@%s (CI needs the npm registry): %v", DefaultMastraVersion, err)
+			t.Fatalf("fetch mastra@%s (CI needs the npm registry): %v", version, err)
 		}
 		t.Skipf("the npm registry is not reachable, skipping the real mastra package: %v", err)
 	}
@@ -96,4 +101,27 @@ func assertAbsent(t *testing.T, dir string, secrets []string) {
 		}
 		return err
 	}))
+}
+
+// TestRealOlderStudios bakes the real Studio of older supported releases, one
+// of each shape (0.18's dist/playground, 1.0, 1.10 with routes): every
+// placeholder filled, references and SRI right, no refresh-events
+// connection, and the values read back from the page.
+func TestRealOlderStudios(t *testing.T) {
+	for _, c := range []struct{ version, base string }{{"0.18.9", ""}, {"1.0.1", "/agents"}, {"1.10.0", "/agents"}} {
+		t.Run(c.version, func(t *testing.T) {
+			src := realVersion(t, c.version)
+			values := fullValues()
+			values["MASTRA_STUDIO_BASE_PATH"] = c.base
+			out := filepath.Join(t.TempDir(), "dist")
+			r, err := Run(context.Background(), Options{Source: src, Out: out, Values: values, BasePath: c.base})
+			must(t, err)
+			CheckBake(t, src.Dir, out, r.Manifest)
+			page, _ := os.ReadFile(filepath.Join(out, SiteDir, EntryFile))
+			run := runPage(t, page)
+			if run.eventSources != 0 || run.window["MASTRA_SERVER_HOST"] != "api.example.com" {
+				t.Errorf("mastra %s: %d EventSource connections, host %v", c.version, run.eventSources, run.window["MASTRA_SERVER_HOST"])
+			}
+		})
+	}
 }
