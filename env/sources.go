@@ -5,11 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/joho/godotenv"
@@ -94,7 +95,7 @@ func readEnvFile(path string, required bool) (map[string]string, []string, error
 	}
 	values := map[string]string{}
 	var warnings []string
-	for _, name := range sortedKeys(all) {
+	for _, name := range slices.Sorted(maps.Keys(all)) {
 		if !strings.HasPrefix(strings.ToUpper(name), prefix) {
 			continue // not ours, and possibly a secret: never looked at
 		}
@@ -204,13 +205,4 @@ func originOf(u *url.URL) string {
 		port = defaultPort(u.Scheme)
 	}
 	return u.Scheme + "://" + net.JoinHostPort(u.Hostname(), port)
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -2,8 +2,9 @@ package templates
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/evanw/esbuild/pkg/api"
@@ -188,7 +189,7 @@ func checkSyntax(code, base string) error {
 	// Name each feature: probe them one by one, in a stable order.
 	var found []string
 	seen := map[string]bool{}
-	for _, f := range sortedKeys(unsupportedSyntax) {
+	for _, f := range slices.Sorted(maps.Keys(unsupportedSyntax)) {
 		r := api.Transform(code, api.TransformOptions{Loader: api.LoaderJS, Sourcefile: "function.js", Supported: map[string]bool{f: false}})
 		name := unsupportedSyntax[f]
 		if (len(r.Errors) > 0 || string(r.Code) != base) && !seen[name] {
@@ -245,13 +246,4 @@ func esbuildErr(msgs []api.Message) error {
 	}
 	text := api.FormatMessages(msgs, api.FormatMessagesOptions{Kind: api.ErrorMessage})
 	return fmt.Errorf("%s", strings.TrimSpace(strings.Join(text, "\n")))
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -6,9 +6,11 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -331,7 +333,7 @@ func (f *fakeCloudFront) serveKVS(w http.ResponseWriter, r *http.Request, path s
 	case r.Method == "GET":
 		f.calls["ListKeys"]++
 		var items []map[string]string
-		for _, k := range sortedKeys(f.kvs) {
+		for _, k := range slices.Sorted(maps.Keys(f.kvs)) {
 			items = append(items, map[string]string{"Key": k, "Value": f.kvs[k]})
 		}
 		json.NewEncoder(w).Encode(map[string]any{"Items": items})

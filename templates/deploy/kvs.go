@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -59,7 +61,7 @@ func syncKeys(ctx context.Context, api KeyValueStoreAPI, o Options, r *Result, o
 		return nil
 	}
 	var puts []kvstypes.PutKeyRequestListItem
-	for _, k := range sortedKeys(plan.Put) {
+	for _, k := range slices.Sorted(maps.Keys(plan.Put)) {
 		puts = append(puts, kvstypes.PutKeyRequestListItem{Key: aws.String(k), Value: aws.String(plan.Put[k])})
 	}
 	var dels []kvstypes.DeleteKeyRequestListItem
@@ -114,13 +116,4 @@ func updateKeys(ctx context.Context, api KeyValueStoreAPI, arn string, puts []kv
 		etag = aws.ToString(res.ETag)
 	}
 	return nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
