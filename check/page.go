@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/studiobake/studiobake/build"
 )
 
 // maxBody caps what is read of any answer: index.html is a few KB, the
@@ -107,7 +109,6 @@ var (
 	baseHrefRe    = regexp.MustCompile(`(?i)<base\s+href="([^"]*)"`)
 	tagRe         = regexp.MustCompile(`(?is)<(script|link)\b([^>]*)>`)
 	attrRe        = regexp.MustCompile(`(?is)\b([a-z-]+)\s*=\s*"([^"]*)"`)
-	inlineRe      = regexp.MustCompile(`(?is)<script\b([^>]*)>(.*?)</script>`)
 	placeholderRe = regexp.MustCompile(`%%MASTRA_[A-Z0-9_]+%%`)
 )
 
@@ -137,10 +138,9 @@ func parsePage(f *fetched) *page {
 			p.assets = append(p.assets, assetRef{ref: ref, integrity: attrs["integrity"]})
 		}
 	}
-	for _, m := range inlineRe.FindAllStringSubmatch(html, -1) {
-		if !strings.Contains(strings.ToLower(m[1]), "src=") {
-			p.inline = append(p.inline, m[2])
-		}
+	// The same definition of an inline script as the bake and its CSP use.
+	for _, script := range build.InlineScripts(f.body) {
+		p.inline = append(p.inline, string(script))
 	}
 	return p
 }
