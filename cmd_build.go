@@ -32,6 +32,8 @@ func buildFlags() []cli.Flag {
 		&cli.StringFlag{Name: "base-path", Usage: "serve Studio under `PATH`, e.g. /agents (MASTRA_STUDIO_BASE_PATH)"},
 		&cli.StringFlag{Name: "request-context-presets", Usage: "read request-context presets from a JSON `FILE`"},
 		&cli.StringSliceFlag{Name: "set", Usage: "set a Studio variable, `MASTRA_NAME=VALUE` (repeatable; beats the environment and .env files)"},
+		&cli.StringFlag{Name: "precompress", Value: "best", EnvVars: []string{"STUDIOBAKE_PRECOMPRESS"},
+			Usage: "write .br and .gz copies of compressible files at `LEVEL`: best (brotli 11, gzip 9; cached by content, so only a Studio version's first bake pays, about 20 s), fast (brotli 5, gzip 6) or off"},
 		&cli.BoolFlag{Name: "strict", Usage: "fail on a placeholder studiobake does not know instead of filling it with \"\""},
 		&cli.BoolFlag{Name: "force", Usage: "replace a non-empty output directory that is not an earlier bake"},
 		&cli.BoolFlag{Name: "public-manifest", Usage: "also serve the manifest as site/" + build.PublicManifest},
@@ -79,6 +81,10 @@ func bake(c *cli.Context) (*build.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	level, err := build.ParsePrecompress(c.String("precompress"))
+	if err != nil {
+		return nil, fmt.Errorf("invalid --precompress %q (flag or STUDIOBAKE_PRECOMPRESS): %w", c.String("precompress"), err)
+	}
 	cfg, err := loadConfig(c)
 	if err != nil {
 		return nil, err
@@ -97,8 +103,8 @@ func bake(c *cli.Context) (*build.Result, error) {
 	return build.Run(c.Context, build.Options{
 		Source: src, Out: c.String("out"),
 		Values: cfg.Values, BasePath: cfg.BasePath, APIEndpoint: cfg.APIEndpoint, APIOrigin: cfg.APIOrigin, API: cfg.API,
-		TelemetryEnabled: cfg.TelemetryEnabled,
-		Strict:           c.Bool("strict"), Force: c.Bool("force"), PublicManifest: c.Bool("public-manifest"),
+		TelemetryEnabled: cfg.TelemetryEnabled, Precompress: level, CacheDir: c.String("cache-dir"),
+		Strict: c.Bool("strict"), Force: c.Bool("force"), PublicManifest: c.Bool("public-manifest"),
 		Version: version, Finish: finish,
 		Warn: func(s string) { fmt.Fprintf(c.App.ErrWriter, "studiobake: warning: %s\n", s) },
 	})
@@ -153,7 +159,7 @@ func reportBuild(c *cli.Context, w io.Writer, r *build.Result) error {
 		return enc.Encode(map[string]any{
 			"out": r.Out, "site": r.Site, "files": r.Files, "bytes": r.Bytes,
 			"durationMs": r.Duration.Milliseconds(), "studio": m.Studio, "basePath": m.BasePath,
-			"apiEndpoint": m.APIEndpoint, "warnings": nonNil(r.Warnings),
+			"apiEndpoint": m.APIEndpoint, "precompressed": r.Precompressed, "warnings": nonNil(r.Warnings),
 		})
 	}
 	if c.Bool("quiet") {
@@ -172,7 +178,11 @@ func reportBuild(c *cli.Context, w io.Writer, r *build.Result) error {
 }
 
 func summaryLine(r *build.Result) string {
-	return fmt.Sprintf("baked %d files (%s) into %s in %s", r.Files, humanBytes(r.Bytes), r.Site,
+	pre := ""
+	if p := r.Precompressed; p.Variants > 0 {
+		pre = fmt.Sprintf(" + %d precompressed (%s, %d compressed now)", p.Variants, humanBytes(p.Bytes), p.Compressed)
+	}
+	return fmt.Sprintf("baked %d files (%s)%s into %s in %s", r.Files, humanBytes(r.Bytes), pre, r.Site,
 		r.Duration.Round(time.Millisecond))
 }
 

@@ -33,6 +33,12 @@ type Options struct {
 	API              API
 	TelemetryEnabled bool
 
+	// Precompress is the level of the .br and .gz variants written beside
+	// every compressible file (default best); CacheDir keeps them by content
+	// ("" means DefaultCacheDir).
+	Precompress Precompress
+	CacheDir    string
+
 	Strict         bool // an unknown placeholder is an error, not a warning
 	Force          bool // replace a non-empty output directory that is not an earlier bake
 	PublicManifest bool // also serve the manifest, as site/studiobake-manifest.json
@@ -54,7 +60,9 @@ type Result struct {
 	Bytes    int64         `json:"bytes"`
 	Duration time.Duration `json:"durationNs"`
 	Warnings []string      `json:"warnings"`
-	Manifest *Manifest     `json:"-"`
+	// Precompressed counts the variants, beside Files and Bytes.
+	Precompressed PrecompressStats `json:"precompressed"`
+	Manifest      *Manifest        `json:"-"`
 }
 
 // Run bakes o.Source into o.Out.
@@ -79,14 +87,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	} else if w != "" {
 		warn(w)
 	}
-	m, err := writeOutput(ctx, out, o, warn)
+	m, stats, err := writeOutput(ctx, out, o, warn)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("bake interrupted, %s left as it was: %w", o.Out, ctx.Err())
 		}
 		return nil, err
 	}
-	r := &Result{Out: out, Site: filepath.Join(out, SiteDir), Files: len(m.Files), Warnings: warnings, Manifest: m}
+	r := &Result{Out: out, Site: filepath.Join(out, SiteDir), Files: len(m.Files), Warnings: warnings, Manifest: m, Precompressed: stats}
 	for _, f := range m.Files {
 		r.Bytes += f.Size
 	}
@@ -94,9 +102,25 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	return r, nil
 }
 
-// bake copies the Studio tree into site, fingerprinted and filled, and
-// returns the manifest describing it.
-func bake(ctx context.Context, site string, o Options, warn func(string)) (*Manifest, error) {
+// bake copies the Studio tree into site, fingerprinted and filled, writes
+// the precompressed variants, and returns the manifest describing it.
+func bake(ctx context.Context, site string, o Options, warn func(string)) (*Manifest, PrecompressStats, error) {
+	m, err := bakeFiles(ctx, site, o, warn)
+	if err != nil {
+		return nil, PrecompressStats{}, err
+	}
+	stats, err := precompress(ctx, site, m.Files, o.Precompress, o.CacheDir, warn)
+	if err != nil {
+		return nil, stats, err
+	}
+	if stats.Variants > 0 {
+		m.Precompress = o.Precompress.String()
+	}
+	return m, stats, nil
+}
+
+// bakeFiles copies the Studio tree into site, fingerprinted and filled.
+func bakeFiles(ctx context.Context, site string, o Options, warn func(string)) (*Manifest, error) {
 	rels, err := listTree(o.Source.Dir)
 	if err != nil {
 		return nil, err

@@ -81,8 +81,12 @@ type Manifest struct {
 	Routes []string `json:"routes"`
 	// Entry is the SPA's entry page, relative to site/.
 	Entry string `json:"entry"`
-	// Files lists every file under site/, sorted by Path.
+	// Files lists every file under site/, sorted by Path, except the
+	// precompressed variants, which are listed under the file they encode.
 	Files []File `json:"files"`
+	// Precompress is the level the variants were made at: "best", "fast",
+	// or "off" (no variants).
+	Precompress string `json:"precompress,omitempty"`
 }
 
 // API is how the page reaches the Mastra API; env resolves it with the rest
@@ -117,6 +121,37 @@ type File struct {
 	// with an integrity attribute, "sha256-..." (the content digest) for the rest.
 	Integrity string `json:"integrity"`
 	Original  string `json:"original,omitempty"` // name in the Studio tree when renamed
+	// Variants are the file's precompressed copies, in Encodings order. A
+	// file has all of them or none.
+	Variants []Variant `json:"variants,omitempty"`
+}
+
+// Variant is a precompressed copy of a file, beside it in site/ (Path is the
+// file's path plus ".br" or ".gz"). Served with Content-Encoding to viewers
+// that accept it, it decodes to the file's exact bytes, so the file's
+// Content-Type, cache class and integrity apply to it unchanged.
+type Variant struct {
+	Encoding string `json:"encoding"` // the Content-Encoding: "br" or "gzip"
+	Path     string `json:"path"`
+	Size     int64  `json:"size"`
+	SHA256   string `json:"sha256"` // hex, of the compressed bytes
+}
+
+// Variant returns the variant stored at path and the file it encodes, or
+// nils.
+func (m *Manifest) Variant(path string) (*File, *Variant) {
+	for _, e := range Encodings {
+		if orig, ok := strings.CutSuffix(path, e.Ext); ok {
+			if f := m.File(orig); f != nil {
+				for i := range f.Variants {
+					if f.Variants[i].Path == path {
+						return f, &f.Variants[i]
+					}
+				}
+			}
+		}
+	}
+	return nil, nil
 }
 
 // File returns the entry for path, or nil.

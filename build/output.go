@@ -97,14 +97,14 @@ func isEarlierBake(dir string) bool {
 // writeOutput bakes into a temporary directory beside out, runs Finish on
 // it, and only then swaps it in, so a failed or interrupted build leaves the
 // previous output as it was.
-func writeOutput(ctx context.Context, out string, o Options, warn func(string)) (m *Manifest, err error) {
+func writeOutput(ctx context.Context, out string, o Options, warn func(string)) (m *Manifest, stats PrecompressStats, err error) {
 	parent := filepath.Dir(out)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return nil, fmt.Errorf("output %s: %w", out, err)
+		return nil, stats, fmt.Errorf("output %s: %w", out, err)
 	}
 	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".tmp-")
 	if err != nil {
-		return nil, fmt.Errorf("output %s: %w", out, err)
+		return nil, stats, fmt.Errorf("output %s: %w", out, err)
 	}
 	defer func() {
 		if err != nil {
@@ -112,32 +112,32 @@ func writeOutput(ctx context.Context, out string, o Options, warn func(string)) 
 		}
 	}()
 	if err := os.Chmod(tmp, 0o755); err != nil {
-		return nil, err
+		return nil, stats, err
 	}
-	if m, err = bake(ctx, filepath.Join(tmp, SiteDir), o, warn); err != nil {
-		return nil, err
+	if m, stats, err = bake(ctx, filepath.Join(tmp, SiteDir), o, warn); err != nil {
+		return nil, stats, err
 	}
 	mb, err := m.encode()
 	if err != nil {
-		return nil, err
+		return nil, stats, err
 	}
 	if err := writeFile(filepath.Join(tmp, ManifestFile), mb); err != nil {
-		return nil, err
+		return nil, stats, err
 	}
 	if o.PublicManifest {
 		if err := writeFile(filepath.Join(tmp, SiteDir, PublicManifest), mb); err != nil {
-			return nil, err
+			return nil, stats, err
 		}
 	}
 	if o.Finish != nil {
 		if err := o.Finish(tmp, m); err != nil {
-			return nil, err
+			return nil, stats, err
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, stats, err
 	}
-	return m, swap(tmp, out)
+	return m, stats, swap(tmp, out)
 }
 
 // swap replaces out with tmp: two renames, with the old output put back if

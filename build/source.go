@@ -146,9 +146,7 @@ func fromRegistry(ctx context.Context, o SourceOptions) (*Source, error) {
 	}
 	cache := o.CacheDir
 	if cache == "" {
-		if d, err := os.UserCacheDir(); err == nil {
-			cache = filepath.Join(d, "studiobake")
-		}
+		cache = DefaultCacheDir()
 	}
 	got, err := npm.Fetch(ctx, npm.FetchOptions{
 		Registry: reg, Name: "mastra", Version: o.MastraVersion, CacheDir: cache,
@@ -158,6 +156,17 @@ func fromRegistry(ctx context.Context, o SourceOptions) (*Source, error) {
 		return nil, err
 	}
 	return &Source{Dir: got.Dir, Version: got.Version, Origin: "npm mastra@" + got.Version}, nil
+}
+
+// DefaultCacheDir is where fetched packages and precompressed variants are
+// kept unless told otherwise: studiobake/ in the user cache directory, or ""
+// when the system has none.
+func DefaultCacheDir() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(d, "studiobake")
 }
 
 // packagePaths are studioSubdirs as they appear in an npm tarball.

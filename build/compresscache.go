@@ -1,0 +1,166 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/studiobake/studiobake/build/npm"
+)
+
+// Variant cache layout, under <CacheDir>/precompressed/v1/ (v1 changes with
+// the encoders, so that a new encoder never mixes with an old one's bytes):
+//
+//	ab/abcdef...64 hex.br11   compressed bytes of the content with that SHA-256
+//	ab/abcdef...64 hex.gzip9  empty: gzip 9 does not make that content smaller
+//	.lock                     held while a bake compresses what is missing
+//
+// Vite names Studio's files by their content, so a Studio version's
+// variants are computed by its first bake and reused by every later one.
+// Entries are written under a temporary name and renamed: a reader never
+// sees half an entry. Each was checked to decode to its input when made.
+const variantCacheDir = "precompressed/v1"
+
+// variantCache is nil-safe: without a cache directory every job is compressed.
+type variantCache struct {
+	dir  string
+	warn func(string)
+}
+
+func openVariantCache(cacheDir string, warn func(string)) *variantCache {
+	if cacheDir == "" {
+		cacheDir = DefaultCacheDir()
+	}
+	if cacheDir == "" {
+		return nil
+	}
+	return &variantCache{dir: filepath.Join(cacheDir, filepath.FromSlash(variantCacheDir)), warn: warn}
+}
+
+func (c *variantCache) usable() bool { return c != nil && c.dir != "" }
+
+func (c *variantCache) path(j *job) string {
+	return filepath.Join(c.dir, j.sum[:2], j.sum+"."+j.codec.tag())
+}
+
+// lookup points j at its cache entry when there is one.
+func (c *variantCache) lookup(j *job) {
+	if !c.usable() {
+		return
+	}
+	p := c.path(j)
+	if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+		j.entry, j.gain = p, st.Size() > 0 && st.Size() < j.size
+	}
+}
+
+// fill compresses the jobs the cache lacks, in parallel, under the cache's
+// lock: a second bake started meanwhile waits, then finds them cached
+// instead of compressing the same files again.
+func (c *variantCache) fill(ctx context.Context, site string, jobs []*job, st *PrecompressStats) error {
+	var todo []*job
+	for _, j := range jobs {
+		if j.entry == "" {
+			todo = append(todo, j)
+		} else {
+			st.Cached++
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	if unlock := c.lock(ctx); unlock != nil {
+		defer unlock()
+		var still []*job
+		for _, j := range todo {
+			if c.lookup(j); j.entry == "" {
+				still = append(still, j)
+			} else {
+				st.Cached++
+			}
+		}
+		todo = still
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	st.Compressed += len(todo)
+	return parallel(len(todo), func(i int) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		j := todo[i]
+		if err := j.compress(site); err != nil {
+			return fmt.Errorf("precompress: %w", err)
+		}
+		c.store(j)
+		return nil
+	})
+}
+
+// lock takes the cache's lock, or returns nil when there is no usable cache
+// (the bake then compresses without one).
+func (c *variantCache) lock(ctx context.Context) func() {
+	if !c.usable() {
+		return nil
+	}
+	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+		c.disable(err)
+		return nil
+	}
+	unlock, err := npm.LockFile(ctx, filepath.Join(c.dir, ".lock"))
+	if err != nil {
+		c.disable(err)
+		return nil
+	}
+	return unlock
+}
+
+// store keeps a job's result; a cache that cannot be written costs only time.
+func (c *variantCache) store(j *job) {
+	if !c.usable() {
+		return
+	}
+	data := j.out
+	if !j.gain {
+		data = nil
+	}
+	p := c.path(j)
+	err := os.MkdirAll(filepath.Dir(p), 0o755)
+	if err == nil {
+		err = writeAtomic(p, data)
+	}
+	if err != nil {
+		c.disable(err)
+	}
+}
+
+func (c *variantCache) disable(err error) {
+	if c.usable() && c.warn != nil {
+		c.warn(fmt.Sprintf("precompressed variants are not cached (%v): the next bake compresses again", err))
+	}
+	c.dir = ""
+}
+
+// writeAtomic writes p under a temporary name in its directory and renames it.
+func writeAtomic(p string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), p)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}
