@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -39,6 +40,10 @@ type CloudFrontOptions struct {
 	// that routing would otherwise rewrite to index.html: extensionless
 	// files and files under a route segment. They pass unchanged.
 	PassFiles []string
+	// Encoded are the files of the bake (relative to the base, leading "/")
+	// that have every precompressed variant (build.Encodings): the gate
+	// sends viewers that accept one to it.
+	Encoded []string
 	// APIPrefix is forwarded to the Mastra server untouched when the page
 	// calls its own origin ("" otherwise): no SPA routing, only the IP rule.
 	APIPrefix string
@@ -115,6 +120,9 @@ func CloudFrontOptionsFromManifest(m *build.Manifest) CloudFrontOptions {
 		first, _, nested := strings.Cut(f.Path, "/")
 		if !strings.Contains(path.Base(f.Path), ".") || (nested && isRoute[first]) {
 			o.PassFiles = append(o.PassFiles, "/"+f.Path)
+		}
+		if len(f.Variants) == len(build.Encodings) {
+			o.Encoded = append(o.Encoded, "/"+f.Path)
 		}
 	}
 	return o
@@ -239,6 +247,9 @@ func (o CloudFrontOptions) hasAuth() bool {
 // sources lists the template files the options need, in order.
 func (o CloudFrontOptions) sources() []string {
 	files := []string{"gate.js"}
+	if len(o.Encoded) > 0 {
+		files = append(files, "encoding.js")
+	}
 	if o.APIPrefix != "" {
 		files = append(files, "api.js")
 	}
@@ -276,7 +287,7 @@ func (o CloudFrontOptions) defines() (map[string]string, error) {
 		"ROUTES": routes, "PASS": append([]string{}, o.PassFiles...), "KVS": kvsID,
 		"CIDRS": nil, "BASIC": nil, "COOKIE": nil, "DUMMY": "",
 		"AUTH": o.hasAuth(), "USERS_IN_KVS": o.Basic != nil && o.Basic.InKVS,
-		"API": o.APIPrefix, "PROBE": o.RootProbe,
+		"API": o.APIPrefix, "PROBE": o.RootProbe, "ENC": encodedByDir(o.Encoded), "CODINGS": codings(),
 	}
 	if len(o.AllowCIDRs) > 0 {
 		vals["CIDRS"] = cidrGroups(o.AllowCIDRs)
@@ -303,6 +314,33 @@ func (o CloudFrontOptions) defines() (map[string]string, error) {
 		out[k] = string(b)
 	}
 	return out, nil
+}
+
+// encodedByDir groups the encoded files by directory, names joined by "/"
+// (which no name contains): {"/assets/": "a.js/b.css", "/": "index.html"}.
+// nil when there are none, which compiles encoding.js out.
+func encodedByDir(files []string) map[string]string {
+	if len(files) == 0 {
+		return nil
+	}
+	out := map[string]string{}
+	for _, f := range slices.Sorted(slices.Values(files)) {
+		i := strings.LastIndex(f, "/") + 1
+		if out[f[:i]] != "" {
+			out[f[:i]] += "/"
+		}
+		out[f[:i]] += f[i:]
+	}
+	return out
+}
+
+// codings are [Content-Encoding, suffix] of build.Encodings, best first.
+func codings() [][2]string {
+	out := make([][2]string, len(build.Encodings))
+	for i, e := range build.Encodings {
+		out[i] = [2]string{e.Name, e.Ext}
+	}
+	return out
 }
 
 // cidrGroups encodes prefixes as [16-bit groups of the masked network,

@@ -200,11 +200,29 @@ func HeadersPolicy(m *build.Manifest, headers map[string]string) ([]byte, error)
 				"IncludeSubdomains": false, "Preload": false},
 		},
 	}
+	if Precompressed(m) {
+		// S3 stores no Vary; the answer for a path depends on the viewer's
+		// Accept-Encoding once the gate picks variants, so say so to any
+		// cache between CloudFront and the viewer. CloudFront's own
+		// compression sets it too: Override false keeps a single header.
+		doc["CustomHeadersConfig"] = map[string]any{"Quantity": 1, "Items": []map[string]any{
+			{"Header": "Vary", "Value": "Accept-Encoding", "Override": false}}}
+	}
 	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return nil, err
 	}
 	return append(b, '\n'), nil
+}
+
+// Precompressed reports whether the bake has precompressed variants.
+func Precompressed(m *build.Manifest) bool {
+	for _, f := range m.Files {
+		if len(f.Variants) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 var policyNameBad = regexp.MustCompile(`[^A-Za-z0-9_-]+`)

@@ -165,6 +165,9 @@ func pagesReadme(h Host, m *build.Manifest) []byte {
 	} else {
 		fmt.Fprintf(&b, "      %s/   the contents of site/\n\n", strings.TrimPrefix(m.BasePath, "/"))
 	}
+	if Precompressed(m) {
+		b.WriteString("Leave out the precompressed copies (*.br, *.gz beside the files they\nencode): the host compresses by itself and would serve them as plain files.\n\n")
+	}
 	b.WriteString("The headers carry the Content-Security-Policy computed from the baked\nindex.html: re-run the build after changing the Studio version or config.\n")
 	if h == Cloudflare {
 		b.WriteString("\nCloudflare applies redirects even where a file exists, so only Studio's\nroutes are rewritten to index.html; other unknown paths are 404.\n")

@@ -42,8 +42,29 @@ func cloudFrontReadme(m *build.Manifest, o CloudFrontOptions, size int) []byte {
 		}
 		w(".\n")
 	}
+	if len(o.Encoded) > 0 {
+		precompressedReadme(w, len(o.Encoded))
+	}
 	w("Do not add custom error responses that map 403/404 to index.html: the\nfunction already routes deep links, and such mappings hide missing assets.\n")
 	return []byte(b.String())
+}
+
+// precompressedReadme says what the variants need from the distribution.
+func precompressedReadme(w func(string, ...any), files int) {
+	w("\nPrecompressed files: the function sends each viewer to `FILE.br` or\n")
+	w("`FILE.gz` (%d files have both) by its Accept-Encoding, q-values included;\n", files)
+	w("a viewer that accepts neither gets FILE itself, and one that refuses even\n")
+	w("that (identity;q=0) gets 406. The function runs before the cache lookup,\n")
+	w("so the rewritten path is the cache key and each encoding is cached apart:\n")
+	w("any cache policy works, the managed CachingOptimized\n")
+	w("(658327ea-f89d-4fab-a63d-7e88639e58f6) included (its Accept-Encoding\n")
+	w("normalisation only splits the variants' cache entries further). Keep\n")
+	w("\"Compress objects automatically\" on for the files that have no variant;\n")
+	w("CloudFront never compresses an object that arrives with a\n")
+	w("Content-Encoding. Upload every variant with its Content-Encoding and the\n")
+	w("original's Content-Type and Cache-Control (studiobake publish does): a\n")
+	w("variant missing from the bucket is a 403 or 404 for the viewers sent to it.\n")
+	w("The headers policy adds `Vary: Accept-Encoding`.\n\n")
 }
 
 func or(s, def string) string {

@@ -49,17 +49,15 @@ function route(req, path) {
     return answer(404, 'Not Found');
   }
   var rest = path.slice(BASE.length);
-  if (PASS.indexOf(rest) >= 0) {
-    return req;
-  }
   var last = rest.slice(rest.lastIndexOf('/') + 1);
   // Route segments win over the dot rule: agent ids such as gpt-4.1 are
   // common in deep links. Any other dotted name is a file and must stay a
   // real 404 when missing, never index.html.
-  if (rest === '/' || ROUTES.indexOf(rest.split('/')[1]) >= 0 || last.indexOf('.') < 0) {
+  if (PASS.indexOf(rest) < 0 && (rest === '/' || ROUTES.indexOf(rest.split('/')[1]) >= 0 || last.indexOf('.') < 0)) {
     req.uri = BASE + '/index.html';
+    rest = '/index.html';
   }
-  return req;
+  return ENC ? encode(req, rest) : req;
 }
 
 // query rebuilds the raw query string; CloudFront hands values over as sent.
