@@ -27,6 +27,8 @@ func buildFlags() []cli.Flag {
 			Usage: "keep fetched packages in `DIR` (default: the user cache directory)"},
 		&cli.StringSliceFlag{Name: "env-file", Usage: "read MASTRA_* values from `FILE` (repeatable; a later file wins), after .env.production and .env"},
 		&cli.StringFlag{Name: "server-url", Usage: "the Mastra API as one `URL`, e.g. https://api.example.com/api (sets protocol, host, port and API prefix)"},
+		&cli.StringFlag{Name: "api-origin", EnvVars: []string{"STUDIOBAKE_API_ORIGIN"},
+			Usage: "one origin: the Mastra server `URL` (origin only, e.g. https://mastra.internal.example.com) that the CDN forwards the API prefix to; the page calls its own origin"},
 		&cli.StringFlag{Name: "base-path", Usage: "serve Studio under `PATH`, e.g. /agents (MASTRA_STUDIO_BASE_PATH)"},
 		&cli.StringFlag{Name: "request-context-presets", Usage: "read request-context presets from a JSON `FILE`"},
 		&cli.StringSliceFlag{Name: "set", Usage: "set a Studio variable, `MASTRA_NAME=VALUE` (repeatable; beats the environment and .env files)"},
@@ -94,7 +96,7 @@ func bake(c *cli.Context) (*build.Result, error) {
 	defer src.Close()
 	return build.Run(c.Context, build.Options{
 		Source: src, Out: c.String("out"),
-		Values: cfg.Values, BasePath: cfg.BasePath, APIEndpoint: cfg.APIEndpoint, APIOrigin: cfg.APIOrigin,
+		Values: cfg.Values, BasePath: cfg.BasePath, APIEndpoint: cfg.APIEndpoint, APIOrigin: cfg.APIOrigin, API: cfg.API,
 		TelemetryEnabled: cfg.TelemetryEnabled,
 		Strict:           c.Bool("strict"), Force: c.Bool("force"), PublicManifest: c.Bool("public-manifest"),
 		Version: version, Finish: finish,
@@ -126,7 +128,7 @@ func loadConfig(c *cli.Context) (*env.Config, error) {
 	wd, _ := os.Getwd()
 	cfg, warnings, err := env.Load(env.Sources{
 		Dir: wd, EnvFiles: c.StringSlice("env-file"), Environ: os.Environ(), Flags: flags,
-		ServerURL: c.String("server-url"), PresetsFile: c.String("request-context-presets"),
+		ServerURL: c.String("server-url"), APIOrigin: c.String("api-origin"), PresetsFile: c.String("request-context-presets"),
 	})
 	for _, w := range warnings {
 		fmt.Fprintf(c.App.ErrWriter, "studiobake: warning: %s\n", w)

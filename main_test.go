@@ -128,6 +128,11 @@ func TestBuildErrors(t *testing.T) {
 		{"unreachable registry", []string{"--mastra-version", "1.31.0", "--registry", "http://127.0.0.1:1/", "--cache-dir", "cache"}, 1, "mastra@1.31.0"},
 		{"output that would destroy the working directory", []string{"--out", "."}, 1, "refusing output ."},
 		{"unknown flag", []string{"--bogus"}, 2, "bogus"},
+		{"api origin with a path", []string{"--api-origin", "https://gw.example.com/mastra"}, 1, `invalid --api-origin "https://gw.example.com/mastra": a path is not allowed`},
+		{"api origin not absolute", []string{"--api-origin", "mastra.internal:4111"}, 1, `invalid --api-origin "mastra.internal:4111"`},
+		{"api origin and server url", []string{"--api-origin", "https://m.example.com", "--server-url", "https://api.example.com/api"}, 1, "conflict"},
+		{"api prefix on a Studio page", []string{"--api-origin", "https://m.example.com", "--set", "MASTRA_API_PREFIX=/agents"}, 1, "/agents is a Studio page"},
+		{"api prefix is the base path", []string{"--api-origin", "https://m.example.com", "--base-path", "/api"}, 1, "collides with MASTRA_STUDIO_BASE_PATH"},
 	}
 	for _, c := range cases {
 		t.Run(c.desc, func(t *testing.T) {
