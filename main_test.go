@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -275,5 +277,50 @@ func TestSeveralInvalidValues(t *testing.T) {
 		if !strings.HasPrefix(lines[i], "studiobake: invalid ") || !strings.Contains(stderr, want) {
 			t.Errorf("line %q: want 'studiobake: invalid ...' naming %s", lines[i], want)
 		}
+	}
+}
+
+// TestExitCodes: 0, 1 and 2 and nothing else, whatever the path, each
+// failure with one line that says what to do.
+func TestExitCodes(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"bogus"}, 2, `unknown command "bogus"`},
+		{[]string{"biuld"}, 2, `did you mean "build"?`},
+		{[]string{"help", "bogus"}, 2, `no help topic "bogus"`},
+		{[]string{"build", "/path/to/studio"}, 2, `build takes no arguments, got "/path/to/studio"`},
+		{[]string{"build", "extra", "--out", "site"}, 2, "flags go before arguments"},
+		{[]string{"releases", "x"}, 2, "releases takes no arguments"},
+		{[]string{"build", "--bsae-path", "/x"}, 2, "unknown flag --bsae-path; did you mean --base-path?"},
+		{[]string{"publish", "--distrbution-id", "E1"}, 2, "did you mean --distribution-id?"},
+		{[]string{"build", "--zzz"}, 2, "unknown flag --zzz"},
+	} {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			work := t.TempDir()
+			t.Chdir(work)
+			code, stdout, stderr := runCLI(t, c.args...)
+			if code != c.code || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 {
+				t.Fatalf("exit %d, stderr %q, stdout %q; want exit %d and one line with %q", code, stderr, stdout, c.code, c.want)
+			}
+			if _, err := os.Stat("site"); !os.IsNotExist(err) {
+				t.Fatal("a usage error wrote output")
+			}
+		})
+	}
+	// A child process's status satisfies cli.ExitCoder; it must not leak out.
+	var errb bytes.Buffer
+	child := exec.Command("sh", "-c", "exit 7").Run()
+	if code := exitCode(context.Background(), fmt.Errorf("npm config get registry: %w", child), &errb); code != exitError {
+		t.Fatalf("a child's exit 7 became exit %d", code)
+	}
+	// Cancelled work (Ctrl-C) says so and exits 1.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	errb.Reset()
+	if code := exitCode(ctx, fmt.Errorf("fetch: %w", context.Canceled), &errb); code != exitError || !strings.Contains(errb.String(), "interrupted (Ctrl-C)") {
+		t.Fatalf("cancelled: exit %d, %q", code, errb.String())
 	}
 }

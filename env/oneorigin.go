@@ -65,7 +65,9 @@ func applyAPIOrigin(s Sources, raw, origins map[string]string) (string, error) {
 			upstream, quote(s.ServerURL))
 	}
 	for _, name := range []string{nameProtocol, nameHost, namePort, nameCloudEndpoint} {
-		if origins[name] != originDefault && !(name == nameCloudEndpoint && raw[name] == "") {
+		// A value equal to the default (localhost, copied from .env.example)
+		// asks for nothing the page would then ignore.
+		if v, _ := lookup(name); origins[name] != originDefault && raw[name] != v.Default {
 			return "", fmt.Errorf("--api-origin %s and %s %s (from %s) conflict: in one-origin mode the page calls its own origin and the CDN forwards the API to --api-origin; remove %s",
 				upstream, name, quote(raw[name]), origins[name], name)
 		}
