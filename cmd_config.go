@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -238,4 +239,51 @@ func listOrNone(names []string) string {
 		return "none"
 	}
 	return strings.Join(names, ", ")
+}
+
+// configSchema is the JSON Schema of the config file, made from the flags
+// so that editors complete and check it (taplo reads "#:schema FILE").
+func configSchema(app *cli.App) ([]byte, error) {
+	props := map[string]any{}
+	for _, c := range app.Commands {
+		for _, f := range c.Flags {
+			name := f.Names()[0]
+			if name == "config" || name == "env" || name == "help" {
+				continue
+			}
+			p := map[string]any{}
+			switch f.(type) {
+			case *altsrc.BoolFlag, *cli.BoolFlag:
+				p["type"] = "boolean"
+			case *altsrc.StringSliceFlag, *cli.StringSliceFlag:
+				p["type"], p["items"] = "array", map[string]any{"type": "string"}
+			case *altsrc.IntFlag, *cli.IntFlag:
+				p["type"] = "integer"
+			default:
+				p["type"] = "string"
+			}
+			if u, ok := f.(interface{ GetUsage() string }); ok {
+				p["description"] = strings.ReplaceAll(u.GetUsage(), "`", "")
+			}
+			props[name] = p
+		}
+	}
+	settings := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+	withEnv := maps.Clone(props)
+	withEnv["env"] = map[string]any{
+		"type":                 "object",
+		"description":          "environments chosen with --env NAME, laid over the top level",
+		"additionalProperties": map[string]any{"$ref": "#/$defs/settings"},
+	}
+	schema := map[string]any{
+		"$schema":              "https://json-schema.org/draft/2020-12/schema",
+		"title":                "studiobake.toml",
+		"description":          "studiobake settings: every command's flags by name; flags and STUDIOBAKE_* variables beat them",
+		"type":                 "object",
+		"properties":           withEnv,
+		"additionalProperties": false,
+		"$defs":                map[string]any{"settings": settings},
+	}
+	b, err := json.MarshalIndent(schema, "", "  ")
+	return append(b, '\n'), err
 }
