@@ -31,7 +31,7 @@ func TestNginxRouting(t *testing.T) {
 				if c.Bake != bake {
 					continue
 				}
-				checkNginxCase(t, client, base, m, c.Name, c.URI, c.Query, c.Want.URI, c.Want.Status, c.Want.Location)
+				checkServedCase(t, client, base, m, c.Name, c.URI, c.Query, c.Want.URI, c.Want.Status, c.Want.Location)
 			}
 		})
 	}
@@ -49,7 +49,11 @@ func nginxExe(t *testing.T) string {
 	return exe
 }
 
-func checkNginxCase(t *testing.T, client *http.Client, base string, m *build.Manifest, name, uri, query, wantURI string, wantStatus int, wantLoc string) {
+// checkServedCase checks one routing fixture against a host serving the
+// bake's files (nginx, wrangler pages dev), each holding "file PATH": a
+// pass-through must serve that file (or 404 when the bake lacks it) with
+// the security and cache headers, an answer must have the fixture's status.
+func checkServedCase(t *testing.T, client *http.Client, base string, m *build.Manifest, name, uri, query, wantURI string, wantStatus int, wantLoc string) {
 	t.Helper()
 	req, err := http.NewRequest("GET", base+"/", nil)
 	if err != nil {
