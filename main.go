@@ -183,8 +183,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			versionCommand(),
 		},
 	}
-	markUsageErrors(app.Commands)
 	rejectArgs(app.Commands)
+	withConfig(app)
+	markUsageErrors(app.Commands)
 	return app
 }
 
