@@ -260,3 +260,25 @@ func TestServeArguments(t *testing.T) {
 		}
 	}
 }
+
+// TestServeCommandAPIRefused: a bad --api (or STUDIOBAKE_SERVE_API) is one
+// line naming the flag and the value, exit 1, and nothing listens.
+func TestServeCommandAPIRefused(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		env  string
+		want string
+	}{
+		{[]string{"--api", "localhost:4111"}, "", `studiobake: invalid --api "localhost:4111": want an absolute http:// or https:// URL`},
+		{nil, "http://localhost:4111/api", `studiobake: invalid --api "http://localhost:4111/api": a path is not allowed`},
+		{[]string{"--api", "http://localhost:4111"}, "", "studiobake: --api http://localhost:4111: this bake's page calls the Mastra API at"},
+	} {
+		t.Setenv("STUDIOBAKE_SERVE_API", c.env)
+		var out, errOut bytes.Buffer
+		args := append([]string{"studiobake", "serve", "--port", "0", "--dir", tinyBake(t)}, c.args...)
+		code := run(context.Background(), args, &out, &errOut)
+		if code != exitError || !strings.HasPrefix(errOut.String(), c.want) || strings.Count(errOut.String(), "\n") != 1 || out.Len() != 0 {
+			t.Errorf("%v (env %q): exit %d, stdout %q, stderr %q, want one line starting %q", c.args, c.env, code, out.String(), errOut.String(), c.want)
+		}
+	}
+}
