@@ -124,7 +124,7 @@ func authOptions(c *cli.Context) (templates.CloudFrontOptions, error) {
 			return o, err
 		}
 		if warning != "" {
-			fmt.Fprintf(c.App.ErrWriter, "studiobake: warning: %s\n", warning)
+			warn(c, warning)
 		}
 		o.Basic = &templates.BasicAuth{Realm: c.String("auth-realm"), Users: users, InKVS: c.Bool("users-in-kvs")}
 	}

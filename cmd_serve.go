@@ -130,7 +130,7 @@ func runCheck(c *cli.Context) error {
 		return fmt.Errorf("check: %w", err)
 	}
 	if a.json {
-		err = rep.WriteJSON(c.App.Writer)
+		err = writeResult(c, rep.OK(), rep)
 	} else {
 		err = rep.WriteText(c.App.Writer)
 	}
