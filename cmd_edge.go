@@ -27,6 +27,8 @@ func edgeFlags() []cli.Flag {
 			Usage: "gate Studio in the CloudFront Function with `MODE`: basic, cookie, ip (repeatable; every mode given must pass)"},
 		&cli.StringFlag{Name: "auth-users", Category: cat, EnvVars: []string{"STUDIOBAKE_AUTH_USERS"},
 			Usage: "basic auth users `FILE`, lines from studiobake auth add-user"},
+		&cli.BoolFlag{Name: "allow-weak-users", Category: cat, EnvVars: []string{"STUDIOBAKE_ALLOW_WEAK_USERS"},
+			Usage: "basic auth: accept users lines without add-user's check (a warning instead of an error)"},
 		&cli.StringFlag{Name: "auth-realm", Category: cat, EnvVars: []string{"STUDIOBAKE_AUTH_REALM"}, Value: templates.DefaultRealm,
 			Usage: "basic auth `REALM` shown by the browser"},
 		&cli.BoolFlag{Name: "users-in-kvs", Category: cat, EnvVars: []string{"STUDIOBAKE_USERS_IN_KVS"},
@@ -101,7 +103,7 @@ func authOptions(c *cli.Context) (templates.CloudFrontOptions, error) {
 			return o, fmt.Errorf("invalid --auth %q: want basic, cookie or ip", m)
 		}
 	}
-	for _, f := range []struct{ flag, mode string }{{"auth-users", "basic"}, {"auth-realm", "basic"},
+	for _, f := range []struct{ flag, mode string }{{"auth-users", "basic"}, {"auth-realm", "basic"}, {"allow-weak-users", "basic"},
 		{"users-in-kvs", "basic"}, {"login-url", "cookie"}, {"login-return-param", "cookie"},
 		{"cookie-name", "cookie"}, {"cookie-secret-file", "cookie"}, {"allow-cidr", "ip"}} {
 		if c.IsSet(f.flag) && !modes[f.mode] {
@@ -116,6 +118,13 @@ func authOptions(c *cli.Context) (templates.CloudFrontOptions, error) {
 		users, err := readUsers(c.String("auth-users"))
 		if err != nil {
 			return o, err
+		}
+		warning, err := templates.CheckGenerated(users, c.String("auth-users"), c.Bool("allow-weak-users"))
+		if err != nil {
+			return o, err
+		}
+		if warning != "" {
+			warn(c, warning)
 		}
 		o.Basic = &templates.BasicAuth{Realm: c.String("auth-realm"), Users: users, InKVS: c.Bool("users-in-kvs")}
 	}
