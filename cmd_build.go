@@ -23,7 +23,7 @@ func buildFlags() []cli.Flag {
 			Usage: "fetch this mastra `VERSION` (or dist-tag) from the npm registry (default " + build.DefaultMastraVersion + " when no tree is found)"},
 		&cli.StringFlag{Name: "registry", Usage: "npm registry `URL` (default: npm's own configuration)"},
 		&cli.StringFlag{Name: "cache-dir", EnvVars: []string{"STUDIOBAKE_CACHE_DIR"},
-			Usage: "keep fetched packages in `DIR` (default: the user cache directory)"},
+			Usage: "keep fetched packages and precompressed files in `DIR` (default: the user cache directory)"},
 		&cli.StringFlag{Name: "mode", EnvVars: []string{"STUDIOBAKE_MODE"},
 			Usage: "read .env, .env.local, .env.`MODE`, .env.MODE.local like Vite (default production; with --env-file, only when given)"},
 		&cli.StringSliceFlag{Name: "env-file", Usage: "read MASTRA_* values from `FILE` instead of the .env files (repeatable; a later file wins; with --mode, on top of them)"},

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/studiobake/studiobake/build"
+	"github.com/studiobake/studiobake/templates"
 )
 
 // Handler serves one bake the way the CDN would.
@@ -22,7 +23,7 @@ type Handler struct {
 	api       build.API
 	proxy     *apiProxy // serve --api
 	site      string
-	files     map[string]*build.File // by path relative to site/
+	objects   map[string]object // by path relative to site/
 	security  map[string]string
 	gate      gate
 	log       io.Writer
@@ -30,6 +31,15 @@ type Handler struct {
 	// did with it: "GET /agents/x/chat -> /agents/index.html 200".
 	AccessLog io.Writer
 	logMu     sync.Mutex // requests run concurrently; lines to log and AccessLog must not interleave
+}
+
+// object is what the origin bucket holds at a path: a file of the bake, or
+// one of its precompressed variants stored as publish uploads it, with the
+// file's Content-Type and Cache-Control and its own Content-Encoding.
+type object struct {
+	file     *build.File
+	encoding string // "" for the file itself
+	sha256   string
 }
 
 // gateResult is what the viewer-request function decided: pass the request
@@ -64,9 +74,18 @@ func NewHandler(dir string, logw io.Writer) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{basePath: m.BasePath, apiOrigin: m.APIOrigin, api: m.API, site: site, files: map[string]*build.File{}, security: sec, gate: g, log: logw}
+	if templates.Precompressed(m) {
+		// What the bake's headers policy adds on CloudFront: the gate
+		// picks a variant by Accept-Encoding.
+		sec["Vary"] = "Accept-Encoding"
+	}
+	h := &Handler{basePath: m.BasePath, apiOrigin: m.APIOrigin, api: m.API, site: site, objects: map[string]object{}, security: sec, gate: g, log: logw}
 	for i := range m.Files {
-		h.files[m.Files[i].Path] = &m.Files[i]
+		f := &m.Files[i]
+		h.objects[f.Path] = object{file: f, sha256: f.SHA256}
+		for _, v := range f.Variants {
+			h.objects[v.Path] = object{file: f, encoding: v.Encoding, sha256: v.SHA256}
+		}
 	}
 	return h, nil
 }
@@ -171,8 +190,8 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, uri string) 
 		return
 	}
 	rel, ok := h.relPath(uri)
-	f := h.files[rel]
-	if !ok || f == nil {
+	obj, found := h.objects[rel]
+	if !ok || !found {
 		http.Error(w, "404 not found: "+uri, http.StatusNotFound)
 		return
 	}
@@ -185,9 +204,12 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, uri string) 
 		return
 	}
 	defer file.Close()
-	w.Header().Set("Content-Type", f.ContentType)
-	w.Header().Set("Cache-Control", f.Cache.CacheControl())
-	w.Header().Set("ETag", `"`+f.SHA256+`"`)
+	w.Header().Set("Content-Type", obj.file.ContentType)
+	w.Header().Set("Cache-Control", obj.file.Cache.CacheControl())
+	if obj.encoding != "" {
+		w.Header().Set("Content-Encoding", obj.encoding)
+	}
+	w.Header().Set("ETag", `"`+obj.sha256+`"`)
 	http.ServeContent(w, r, "", time.Time{}, file)
 }
 

@@ -1,0 +1,158 @@
+package serve
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/andybalholm/brotli"
+	"github.com/studiobake/studiobake/build"
+)
+
+// precompressedBake bakes the 1.31-shaped test tree, whose main chunk and
+// page get variants, under /agents.
+func precompressedBake(t *testing.T) (string, *build.Manifest) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "dist")
+	r, err := build.Run(context.Background(), build.Options{
+		Source: &build.Source{Dir: filepath.Join("..", "testdata", "studio", "v1.31")}, Out: out,
+		Values: map[string]string{"MASTRA_STUDIO_BASE_PATH": "/agents"}, BasePath: "/agents", CacheDir: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, r.Manifest
+}
+
+// TestServeEncoding: serve negotiates as the gate does and answers like the
+// bucket publish fills: the variant with its Content-Encoding and the
+// file's Content-Type and Cache-Control, Vary on every answer, a body that
+// decodes to the file, 406 only when nothing is acceptable.
+func TestServeEncoding(t *testing.T) {
+	dir, m := precompressedBake(t)
+	h, err := NewHandler(dir, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	main := m.File("assets/main-W2e3R4t5.js")
+	font := m.File("assets/mono-Gg7Hh8Jj.woff2")
+	if main == nil || len(main.Variants) != 2 || font == nil || len(font.Variants) != 0 {
+		t.Fatalf("test tree: main %+v, font %+v", main, font)
+	}
+	cases := []struct {
+		uri, accept, encoding string
+		file                  *build.File
+		status                int
+	}{
+		{"/agents/assets/main-W2e3R4t5.js", "gzip, deflate, br, zstd", "br", main, 200},
+		{"/agents/assets/main-W2e3R4t5.js", "gzip, deflate", "gzip", main, 200},
+		{"/agents/assets/main-W2e3R4t5.js", "", "", main, 200},
+		{"/agents/assets/main-W2e3R4t5.js", "br;q=0, gzip;q=0", "", main, 200},
+		{"/agents/assets/main-W2e3R4t5.js", "identity;q=0", "", nil, 406},
+		{"/agents/assets/mono-Gg7Hh8Jj.woff2", "br, gzip", "", font, 200},
+		{"/agents/tools", "br", "br", m.File(build.EntryFile), 200},
+	}
+	for _, c := range cases {
+		resp := get(t, srv.URL+c.uri, c.accept, "")
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		label := c.uri + " with Accept-Encoding " + c.accept
+		if resp.StatusCode != c.status || resp.Header.Get("Vary") != "Accept-Encoding" {
+			t.Errorf("%s: %d, Vary %q", label, resp.StatusCode, resp.Header.Get("Vary"))
+			continue
+		}
+		if c.file == nil {
+			continue
+		}
+		want, _ := os.ReadFile(filepath.Join(dir, build.SiteDir, c.file.Path))
+		ce := resp.Header.Get("Content-Encoding")
+		if ce != c.encoding || resp.Header.Get("Content-Type") != c.file.ContentType ||
+			resp.Header.Get("Cache-Control") != c.file.Cache.CacheControl() {
+			t.Errorf("%s: Content-Encoding %q, Content-Type %q, Cache-Control %q", label, ce,
+				resp.Header.Get("Content-Type"), resp.Header.Get("Cache-Control"))
+		}
+		if got := decodeBody(t, ce, body); !bytes.Equal(got, want) {
+			t.Errorf("%s: body (%s, %d bytes) does not decode to %s", label, ce, len(body), c.file.Path)
+		}
+	}
+
+	// Each variant has its own ETag, so a revalidation never mixes them.
+	br := get(t, srv.URL+"/agents/assets/main-W2e3R4t5.js", "br", "")
+	br.Body.Close()
+	if again := get(t, srv.URL+"/agents/assets/main-W2e3R4t5.js", "br", br.Header.Get("ETag")); again.StatusCode != 304 {
+		t.Errorf("revalidating the brotli variant: %d", again.StatusCode)
+	}
+	if other := get(t, srv.URL+"/agents/assets/main-W2e3R4t5.js", "gzip", br.Header.Get("ETag")); other.StatusCode != 200 {
+		t.Errorf("the brotli ETag validated the gzip variant: %d", other.StatusCode)
+	}
+}
+
+// TestServeEncodingVariantMissing: a variant gone from site/ is a 404, as a
+// variant missing from the bucket is on CloudFront: never the file's bytes
+// under a Content-Encoding, nor a variant's without one.
+func TestServeEncodingVariantMissing(t *testing.T) {
+	dir, _ := precompressedBake(t)
+	if err := os.Remove(filepath.Join(dir, build.SiteDir, "assets", "main-W2e3R4t5.js.br")); err != nil {
+		t.Fatal(err)
+	}
+	h, err := NewHandler(dir, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/agents/assets/main-W2e3R4t5.js", nil)
+	req.Header.Set("Accept-Encoding", "br")
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusNotFound || rec.Header().Get("Content-Encoding") != "" {
+		t.Errorf("%d, Content-Encoding %q", rec.Code, rec.Header().Get("Content-Encoding"))
+	}
+}
+
+func get(t *testing.T, url, accept, etag string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if accept != "" {
+		req.Header.Set("Accept-Encoding", accept)
+	}
+	if etag != "" {
+		req.Header.Set("If-None-Match", etag)
+	}
+	// The transport's own gzip handling would hide the encoding.
+	resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func decodeBody(t *testing.T, encoding string, b []byte) []byte {
+	t.Helper()
+	var r io.Reader = bytes.NewReader(b)
+	switch encoding {
+	case "br":
+		r = brotli.NewReader(r)
+	case "gzip":
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			t.Errorf("gzip: %v", err)
+			return nil
+		}
+		r = zr
+	}
+	out, err := io.ReadAll(r)
+	if err != nil {
+		t.Errorf("%s: %v", encoding, err)
+	}
+	return out
+}
