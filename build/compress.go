@@ -69,17 +69,14 @@ type codec struct {
 	Encoding
 	level  int
 	encode func(data []byte, level int) ([]byte, error)
-	decode func(r io.Reader) (io.Reader, error)
 }
 
 // tag names the codec in the cache: "br11", "gzip9".
 func (c codec) tag() string { return fmt.Sprintf("%s%d", c.Name, c.level) }
 
 func (p Precompress) codecs() []codec {
-	br := codec{Encoding: Encodings[0], encode: brotliEncode,
-		decode: func(r io.Reader) (io.Reader, error) { return brotli.NewReader(r), nil }}
-	gz := codec{Encoding: Encodings[1], encode: gzipEncode,
-		decode: func(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) }}
+	br := codec{Encoding: Encodings[0], encode: brotliEncode}
+	gz := codec{Encoding: Encodings[1], encode: gzipEncode}
 	switch p {
 	case PrecompressOff:
 		return nil
@@ -121,6 +118,20 @@ func gzipEncode(data []byte, level int) ([]byte, error) {
 	}
 	err = w.Close()
 	return b.Bytes(), err
+}
+
+// NewDecoder reads the bytes of a variant of the given Content-Encoding
+// ("br", "gzip"; "" or "identity" for none) as the file they encode.
+func NewDecoder(encoding string, r io.Reader) (io.Reader, error) {
+	switch encoding {
+	case "br":
+		return brotli.NewReader(r), nil
+	case "gzip":
+		return gzip.NewReader(r)
+	case "", "identity":
+		return r, nil
+	}
+	return nil, fmt.Errorf("unknown content encoding %q", encoding)
 }
 
 // compressible are the extensions worth compressing: text, and fonts and
@@ -274,7 +285,7 @@ func (j *job) compress(site string) error {
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", j.codec.Name, j.src, err)
 	}
-	r, err := j.codec.decode(bytes.NewReader(out))
+	r, err := NewDecoder(j.codec.Name, bytes.NewReader(out))
 	if err != nil {
 		return fmt.Errorf("%s %s: decode: %w", j.codec.Name, j.src, err)
 	}

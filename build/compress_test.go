@@ -2,7 +2,6 @@ package build
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,8 +11,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/andybalholm/brotli"
 )
 
 // checkVariants asserts that f has a variant per encoding exactly when it
@@ -46,20 +43,14 @@ func checkVariants(t testing.TB, f File, data []byte, onDisk map[string][]byte) 
 
 func decode(t testing.TB, enc string, b []byte) []byte {
 	t.Helper()
-	var r io.Reader = brotli.NewReader(bytes.NewReader(b))
-	if enc == "gzip" {
-		zr, err := gzip.NewReader(bytes.NewReader(b))
-		if err != nil {
-			t.Errorf("gzip: %v", err)
-			return nil
-		}
-		r = zr
+	r, err := NewDecoder(enc, bytes.NewReader(b))
+	if err == nil {
+		b, err = io.ReadAll(r)
 	}
-	out, err := io.ReadAll(r)
 	if err != nil {
 		t.Errorf("%s: %v", enc, err)
 	}
-	return out
+	return b
 }
 
 // TestPrecompressLevels bakes the 1.31-shaped tree at each level: variants

@@ -2,7 +2,6 @@ package serve
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"io"
 	"net/http"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/andybalholm/brotli"
 	"github.com/studiobake/studiobake/build"
 )
 
@@ -138,21 +136,12 @@ func get(t *testing.T, url, accept, etag string) *http.Response {
 
 func decodeBody(t *testing.T, encoding string, b []byte) []byte {
 	t.Helper()
-	var r io.Reader = bytes.NewReader(b)
-	switch encoding {
-	case "br":
-		r = brotli.NewReader(r)
-	case "gzip":
-		zr, err := gzip.NewReader(r)
-		if err != nil {
-			t.Errorf("gzip: %v", err)
-			return nil
-		}
-		r = zr
+	r, err := build.NewDecoder(encoding, bytes.NewReader(b))
+	if err == nil {
+		b, err = io.ReadAll(r)
 	}
-	out, err := io.ReadAll(r)
 	if err != nil {
 		t.Errorf("%s: %v", encoding, err)
 	}
-	return out
+	return b
 }
