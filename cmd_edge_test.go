@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/studiobake/studiobake/build"
 	"github.com/studiobake/studiobake/templates"
 	"github.com/urfave/cli/v2"
@@ -126,27 +125,28 @@ func TestEdgeFlagsBadInput(t *testing.T) {
 	}
 }
 
-func TestDeployFunctionFlags(t *testing.T) {
-	call := func(args ...string) error {
-		var err error
-		app := &cli.App{Name: "t", Flags: append(functionFlags(), &cli.StringFlag{Name: "distribution-id"}),
-			Action: func(c *cli.Context) error {
-				err = deployFunction(c, aws.Config{}, &build.Manifest{}, t.TempDir(), &bytes.Buffer{})
-				return nil
-			}}
-		if e := app.Run(append([]string{"t"}, args...)); e != nil {
-			t.Fatal(e)
+// TestGateFlags: --associate and --headers-policy need --function-name,
+// and --function-name on a bake without a gate is a usage error, all before
+// any AWS request.
+func TestGateFlags(t *testing.T) {
+	plain := filepath.Join(t.TempDir(), "d")
+	if code, _, stderr := runCLI(t, "build", "--studio", testTree(t), "-q", "--out", plain); code != 0 {
+		t.Fatalf("build: exit %d: %s", code, stderr)
+	}
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--associate"}, "--associate needs --function-name"},
+		{[]string{"--headers-policy"}, "--headers-policy needs --function-name"},
+		{[]string{"--function-name", "gate"}, "build it with --edge cloudfront"},
+	}
+	for _, c := range cases {
+		args := append([]string{"publish", "--dir", plain, "--bucket", "my-studio"}, c.args...)
+		code, _, stderr := runCLI(t, args...)
+		if code != exitUsage || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", c.args, code, stderr, c.want)
 		}
-		return err
-	}
-	if err := call(); err != nil {
-		t.Errorf("no --function-name: %v", err)
-	}
-	if err := call("--associate"); err == nil || !strings.Contains(err.Error(), "needs --function-name") {
-		t.Errorf("--associate alone: %v", err)
-	}
-	if err := call("--function-name", "gate"); err == nil || !strings.Contains(err.Error(), "--edge cloudfront") {
-		t.Errorf("bake without a gate: %v", err)
 	}
 }
 

@@ -1,8 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,9 +10,8 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/studiobake/studiobake/build"
 	"github.com/studiobake/studiobake/publish"
+	"github.com/studiobake/studiobake/publish/cdn"
 )
 
 // Flags of publish, releases and rollback, declared once; each call makes a
@@ -172,15 +171,10 @@ func runPublish(c *cli.Context) error {
 			return err
 		}
 	}
-	if c.String("function-name") != "" {
-		// Deploy the gate once the release is live and before invalidation,
-		// so the invalidated paths are served through the new function.
-		dir := o.Dir
-		o.BeforeInvalidate = func(ctx context.Context, cfg aws.Config, m *build.Manifest) error {
-			return deployFunction(c, cfg, m, dir, c.App.ErrWriter)
-		}
-	}
 	rep, err := publish.Run(c.Context, o)
+	if errors.Is(err, cdn.ErrNoGate) {
+		err = usageError{err} // --function-name on a bake built without --edge cloudfront
+	}
 	return reportJSON(c, o, rep, err)
 }
 
@@ -196,6 +190,7 @@ func reportJSON(c *cli.Context, o publish.Options, rep *publish.Report, err erro
 
 // publishOptions turns the context into options; a bad setting is a usage error.
 func publishOptions(c *cli.Context) (publish.Options, error) {
+	var err error
 	o := publish.Options{
 		Bucket: c.String("bucket"), Prefix: c.String("prefix"), Dir: c.String("dir"),
 		AWS: publish.AWSOptions{Profile: c.String("profile"), Region: c.String("region"),
@@ -220,6 +215,9 @@ func publishOptions(c *cli.Context) (publish.Options, error) {
 	o.Progress = onTerminal(o.Stdout) && !o.JSON
 	if c.Bool("quiet") && !o.JSON { // build's --quiet, when publish bakes
 		o.Stdout = io.Discard
+	}
+	if o.Gate, err = gateOptions(c); err != nil {
+		return o, err
 	}
 	if err := o.Validate(); err != nil {
 		return o, err

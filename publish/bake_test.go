@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/studiobake/studiobake/build"
+	"github.com/studiobake/studiobake/templates"
 )
 
 // testBake describes a fake bake: a few hashed assets, unhashed files and an
@@ -23,6 +24,7 @@ type testBake struct {
 	shared   string            // content of a chunk that stays the same across versions
 	extra    map[string]string // more files (path to content); hashed when under assets/
 	favicon  string
+	gate     bool // write edge/cloudfront/ (build --edge cloudfront)
 }
 
 func hashName(stem, ext, content string) string {
@@ -92,6 +94,11 @@ func (b testBake) write(t testing.TB) string {
 	}
 	if err := os.WriteFile(filepath.Join(dir, build.ManifestFile), raw, 0o644); err != nil {
 		t.Fatal(err)
+	}
+	if b.gate {
+		if err := templates.WriteEdge(dir, &m, templates.EdgeOptions{Hosts: []templates.Host{templates.CloudFront}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return dir
 }

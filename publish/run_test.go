@@ -9,9 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
-	"github.com/studiobake/studiobake/build"
+	"github.com/studiobake/studiobake/publish/cdn"
 )
 
 func publishFake(t *testing.T, store *fakeStore, dir string, mods ...func(*Options)) (*Report, error) {
@@ -415,23 +413,26 @@ func TestPublishStopsWhenAnotherPublishRuns(t *testing.T) {
 	checkSite(t, store, "", v2)
 }
 
-// TestEdgeHookRunsWhenTheSiteIsCurrent: the edge gate lives beside the site,
-// so a gate-only change (a revoked user) must be deployed by a publish whose
-// files are all up to date, and shown by a dry run.
-func TestEdgeHookRunsWhenTheSiteIsCurrent(t *testing.T) {
+// TestGateDeployRunsWhenTheSiteIsCurrent: the edge gate lives beside the
+// site, so a gate-only change must be deployed by a publish whose files are
+// all up to date, and shown by a dry run.
+func TestGateDeployRunsWhenTheSiteIsCurrent(t *testing.T) {
 	store := newFakeStore()
-	bake := testBake{basePath: "/agents", version: "1"}
-	calls := 0
-	hook := func(o *Options) {
-		o.BeforeInvalidate = func(context.Context, aws.Config, *build.Manifest) error { calls++; return nil }
+	f := startCloudFront(t)
+	bake := testBake{basePath: "/agents", version: "1", gate: true}
+	gate := func(o *Options) { o.Gate = &cdn.GateOptions{Name: "studio-gate", Associate: true} }
+	mustPublish(t, store, bake.write(t), withCDN(store, f, false), gate)
+	if f.Code("studio-gate", "LIVE") == "" || f.Count("UpdateDistribution") != 1 {
+		t.Fatalf("first publish: live code %q, %d distribution updates", f.Code("studio-gate", "LIVE"), f.Count("UpdateDistribution"))
 	}
-	mustPublish(t, store, bake.write(t), hook)
-	rep := mustPublish(t, store, bake.write(t), hook)
-	if !rep.Result.UpToDate || calls != 2 {
-		t.Errorf("up-to-date publish: upToDate %v, hook ran %d times; want 2", rep.Result.UpToDate, calls)
+	f.SetDevelopmentCode("studio-gate", "function handler(e) { return e.request; }") // changed behind studiobake's back
+	rep := mustPublish(t, store, bake.write(t), withCDN(store, f, false), gate)
+	if !rep.Result.UpToDate || f.Count("UpdateFunction") != 1 {
+		t.Errorf("up-to-date publish: upToDate %v, %d function updates; want the gate redeployed", rep.Result.UpToDate, f.Count("UpdateFunction"))
 	}
-	mustPublish(t, store, bake.write(t), hook, func(o *Options) { o.DryRun, o.Stdout = true, io.Discard })
-	if calls != 3 {
-		t.Errorf("dry run: hook ran %d times in all, want 3 (it reports what it would deploy)", calls)
+	describes := f.Count("DescribeFunction")
+	mustPublish(t, store, bake.write(t), withCDN(store, f, false), gate, func(o *Options) { o.DryRun, o.Stdout = true, io.Discard })
+	if f.Count("DescribeFunction") == describes || f.Count("UpdateFunction") != 1 {
+		t.Errorf("dry run: the gate deploy did not report, or wrote")
 	}
 }

@@ -1,11 +1,4 @@
-// Package deploy puts the compiled CloudFront gate live: KeyValueStore
-// entries first (the new code may read them), then DescribeFunction →
-// CreateFunction or UpdateFunction (If-Match ETag) → TestFunction →
-// PublishFunction, and optionally the viewer-request association on the
-// distribution's cache behaviour. Code and configuration that are already
-// live are not updated or republished, and an association that is already
-// in place is not rewritten, so running it twice changes nothing.
-package deploy
+package cdn
 
 import (
 	"bytes"
@@ -18,52 +11,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
-	"github.com/aws/aws-sdk-go-v2/service/cloudfrontkeyvaluestore"
 	smithy "github.com/aws/smithy-go"
 )
 
-// FunctionsAPI is the part of the CloudFront API that manages functions.
-type FunctionsAPI interface {
-	DescribeFunction(ctx context.Context, in *cloudfront.DescribeFunctionInput, optFns ...func(*cloudfront.Options)) (*cloudfront.DescribeFunctionOutput, error)
-	GetFunction(ctx context.Context, in *cloudfront.GetFunctionInput, optFns ...func(*cloudfront.Options)) (*cloudfront.GetFunctionOutput, error)
-	CreateFunction(ctx context.Context, in *cloudfront.CreateFunctionInput, optFns ...func(*cloudfront.Options)) (*cloudfront.CreateFunctionOutput, error)
-	UpdateFunction(ctx context.Context, in *cloudfront.UpdateFunctionInput, optFns ...func(*cloudfront.Options)) (*cloudfront.UpdateFunctionOutput, error)
-	TestFunction(ctx context.Context, in *cloudfront.TestFunctionInput, optFns ...func(*cloudfront.Options)) (*cloudfront.TestFunctionOutput, error)
-	PublishFunction(ctx context.Context, in *cloudfront.PublishFunctionInput, optFns ...func(*cloudfront.Options)) (*cloudfront.PublishFunctionOutput, error)
-}
-
-// DistributionsAPI reads and writes a distribution's configuration.
-type DistributionsAPI interface {
-	GetDistributionConfig(ctx context.Context, in *cloudfront.GetDistributionConfigInput, optFns ...func(*cloudfront.Options)) (*cloudfront.GetDistributionConfigOutput, error)
-	UpdateDistribution(ctx context.Context, in *cloudfront.UpdateDistributionInput, optFns ...func(*cloudfront.Options)) (*cloudfront.UpdateDistributionOutput, error)
-}
-
-// KeyValueStoreAPI writes KeyValueStore entries.
-type KeyValueStoreAPI interface {
-	DescribeKeyValueStore(ctx context.Context, in *cloudfrontkeyvaluestore.DescribeKeyValueStoreInput, optFns ...func(*cloudfrontkeyvaluestore.Options)) (*cloudfrontkeyvaluestore.DescribeKeyValueStoreOutput, error)
-	ListKeys(ctx context.Context, in *cloudfrontkeyvaluestore.ListKeysInput, optFns ...func(*cloudfrontkeyvaluestore.Options)) (*cloudfrontkeyvaluestore.ListKeysOutput, error)
-	UpdateKeys(ctx context.Context, in *cloudfrontkeyvaluestore.UpdateKeysInput, optFns ...func(*cloudfrontkeyvaluestore.Options)) (*cloudfrontkeyvaluestore.UpdateKeysOutput, error)
-}
-
-var (
-	_ FunctionsAPI     = (*cloudfront.Client)(nil)
-	_ DistributionsAPI = (*cloudfront.Client)(nil)
-	_ KeyValueStoreAPI = (*cloudfrontkeyvaluestore.Client)(nil)
-)
-
-// Clients are the AWS APIs a deploy uses; KVS may be nil when the function
-// reads no KeyValueStore.
-type Clients struct {
-	Functions       FunctionsAPI
-	Distributions   DistributionsAPI
-	KVS             KeyValueStoreAPI
-	HeadersPolicies HeadersPolicyAPI
-}
+// A gate deploy puts the compiled CloudFront gate live: KeyValueStore
+// entries first (the new code may read them), then DescribeFunction →
+// CreateFunction or UpdateFunction (If-Match ETag) → TestFunction →
+// PublishFunction, and optionally the distribution's associations. Code and
+// configuration that are already live are not updated or republished, and
+// a distribution already in place is not rewritten, so running it twice
+// changes nothing.
 
 // Options describe one deploy.
 type Options struct {
 	Name    string // function name
-	Code    []byte // compiled function, as LoadCloudFront returns it
+	Code    []byte // compiled function, as templates.LoadCloudFront returns it
 	Comment string
 	// KVSARN is associated with the function and receives KVS entries.
 	KVSARN string
@@ -140,7 +102,7 @@ func Run(ctx context.Context, c Clients, o Options, out io.Writer) (*Result, err
 			return r, err
 		}
 	}
-	etag, live, err := ensureFunction(ctx, c.Functions, o, r, out)
+	etag, live, err := ensureFunction(ctx, c.CloudFront, o, r, out)
 	if err != nil {
 		return r, err
 	}
@@ -149,10 +111,10 @@ func Run(ctx context.Context, c Clients, o Options, out io.Writer) (*Result, err
 		r.Tested, r.Published = true, true
 		fmt.Fprintf(out, "function %s: would be tested and published\n", o.Name)
 	case !live:
-		if err := testFunction(ctx, c.Functions, o, etag, r, out); err != nil {
+		if err := testFunction(ctx, c.CloudFront, o, etag, r, out); err != nil {
 			return r, err
 		}
-		pub, err := c.Functions.PublishFunction(ctx, &cloudfront.PublishFunctionInput{Name: &o.Name, IfMatch: &etag})
+		pub, err := c.CloudFront.PublishFunction(ctx, &cloudfront.PublishFunctionInput{Name: &o.Name, IfMatch: &etag})
 		if err != nil {
 			return r, fmt.Errorf("publish function %s: %w", o.Name, err)
 		}
@@ -163,12 +125,12 @@ func Run(ctx context.Context, c Clients, o Options, out io.Writer) (*Result, err
 		fmt.Fprintf(out, "function %s: live code is current, not republished\n", o.Name)
 	}
 	if o.HeadersPolicy != nil {
-		if r.HeadersPolicyID, err = ensureHeadersPolicy(ctx, c.HeadersPolicies, o, r, out); err != nil {
+		if r.HeadersPolicyID, err = ensureHeadersPolicy(ctx, c.CloudFront, o, r, out); err != nil {
 			return r, err
 		}
 	}
 	if o.Associate {
-		if err := associate(ctx, c.Distributions, o, r, out); err != nil {
+		if err := associate(ctx, c.CloudFront, o, r, out); err != nil {
 			return r, err
 		}
 	}
