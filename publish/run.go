@@ -90,7 +90,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.gate = gate
+	if gate != nil {
+		// A distribution the gate cannot be set up on is refused before
+		// the first upload.
+		if err := cdn.Check(ctx, r.cdn, *gate); err != nil {
+			return nil, err
+		}
+		r.gate = gate
+	}
 	for _, w := range bake.Warnings {
 		r.rep.linef("warning: %s", w)
 	}

@@ -46,7 +46,7 @@ func FromBake(dir string, m *build.Manifest, g GateOptions) (Options, error) {
 	}
 	o := Options{Name: g.Name, Code: []byte(code), Comment: "Mastra Studio gate (studiobake), base " + or(m.BasePath, "/"),
 		KVSARN: info.KVSARN, KVS: kvs, ManagedKey: templates.GateOwnsKey, BasePath: m.BasePath,
-		Associate: g.Associate, CacheBehavior: g.CacheBehavior}
+		Associate: g.Associate, CacheBehavior: g.CacheBehavior, API: m.API}
 	if g.HeadersPolicy {
 		doc, err := os.ReadFile(filepath.Join(dir, build.EdgeDir, string(templates.CloudFront), templates.HeadersPolicyFile))
 		if err != nil {

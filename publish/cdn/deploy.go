@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
 	smithy "github.com/aws/smithy-go"
+
+	"github.com/studiobake/studiobake/build"
 )
 
 // A gate deploy puts the compiled CloudFront gate live: KeyValueStore
@@ -45,6 +47,10 @@ type Options struct {
 	// HeadersPolicy, when set, is created or updated (by name) and, with
 	// Associate, attached to the cache behaviour.
 	HeadersPolicy *types.ResponseHeadersPolicyConfig
+	// API is how the page reaches the Mastra API (the manifest's record).
+	// With Associate, a one-origin bake also gets the distribution's API
+	// origin and a cache behaviour that forwards API.Prefix to it.
+	API build.API
 	// DryRun reads everything and reports what would change, writing
 	// nothing (no key, function or distribution is touched).
 	DryRun bool
@@ -64,6 +70,9 @@ type Result struct {
 	// HeadersPolicyID is the policy attached with Associate.
 	HeadersPolicyID      string
 	HeadersPolicyChanged bool
+	// DistributionChanges are the changes made to the distribution (or
+	// that would be made, in a dry run), one line each.
+	DistributionChanges []string
 }
 
 // Summary is the one line a deploy ends with.
@@ -88,13 +97,32 @@ func (r *Result) Summary(name string) string {
 	return fmt.Sprintf("function %s: %s%s; keys: %d put, %d deleted", name, prefix, strings.Join(did, ", "), r.KeysPut, r.KeysDeleted)
 }
 
-// Run deploys o, reporting each step to out.
-func Run(ctx context.Context, c Clients, o Options, out io.Writer) (*Result, error) {
+// Check refuses a deploy that cannot succeed before anything is written:
+// options that do not fit together, an API upstream CloudFront cannot use
+// as an origin, and (with Associate) a distribution whose cache behaviours
+// cannot be set up safely, which it reads without changing.
+func Check(ctx context.Context, c Clients, o Options) error {
 	if o.Name == "" || len(o.Code) == 0 {
-		return nil, errors.New("deploy: need a function name and code")
+		return errors.New("deploy: need a function name and code")
 	}
-	if o.Associate && o.DistributionID == "" {
-		return nil, errors.New("--associate needs --distribution-id")
+	if !o.Associate {
+		return nil
+	}
+	if o.DistributionID == "" {
+		return errors.New("--associate needs --distribution-id")
+	}
+	got, err := c.CloudFront.GetDistributionConfig(ctx, &cloudfront.GetDistributionConfigInput{Id: &o.DistributionID})
+	if err != nil {
+		return fmt.Errorf("get distribution %s: %w", o.DistributionID, err)
+	}
+	_, err = planDistribution(got.DistributionConfig, o, "", "")
+	return err
+}
+
+// Run deploys o, reporting each step to out. It runs Check first.
+func Run(ctx context.Context, c Clients, o Options, out io.Writer) (*Result, error) {
+	if err := Check(ctx, c, o); err != nil {
+		return nil, err
 	}
 	r := &Result{DryRun: o.DryRun}
 	if o.KVSARN != "" {
@@ -133,6 +161,9 @@ func Run(ctx context.Context, c Clients, o Options, out io.Writer) (*Result, err
 		if err := associate(ctx, c.CloudFront, o, r, out); err != nil {
 			return r, err
 		}
+	} else if o.API.OneOrigin() {
+		fmt.Fprintf(out, "note: this bake's page calls %s on its own origin: --associate adds the distribution's origin and cache behaviour that forward it to %s\n",
+			o.API.Prefix, o.API.Upstream)
 	}
 	return r, nil
 }
