@@ -168,11 +168,15 @@ func functionFlags() []cli.Flag {
 		&cli.StringFlag{Name: "function-name", Category: cat, EnvVars: []string{"STUDIOBAKE_FUNCTION_NAME"},
 			Usage: "deploy the bake's CloudFront gate (build --edge cloudfront) as function `NAME`: create or update, test, publish"},
 		&cli.BoolFlag{Name: "associate", Category: cat, EnvVars: []string{"STUDIOBAKE_ASSOCIATE"},
-			Usage: "attach the function to the distribution's cache behaviour for the base path as its viewer-request function"},
+			Usage: "set up the distribution: the function as viewer-request function of every cache behaviour that can reach the bucket under the prefix (and, for a one-origin bake, the API origin and behaviour)"},
 		&cli.BoolFlag{Name: "headers-policy", Category: cat, EnvVars: []string{"STUDIOBAKE_HEADERS_POLICY"},
 			Usage: "also create or update the bake's response headers policy (CSP, HSTS...) and, with --associate, attach it (replacing the behaviour's policy)"},
 		&cli.StringFlag{Name: "cache-behavior", Category: cat, EnvVars: []string{"STUDIOBAKE_CACHE_BEHAVIOR"},
-			Usage: "with --associate, the cache behaviour's path `PATTERN` (or \"default\"; default: the one covering the base path)"},
+			Usage: "with --associate, the main cache behaviour (it also gets the headers policy): path `PATTERN` or \"default\" (default: the one covering the base path)"},
+		&cli.StringFlag{Name: "bucket-origin", Category: cat, EnvVars: []string{"STUDIOBAKE_BUCKET_ORIGIN"},
+			Usage: "with --associate, the distribution's origin `ID` that serves the bucket, when its domain name is not the bucket's S3 endpoint"},
+		&cli.BoolFlag{Name: "replace-functions", Category: cat, EnvVars: []string{"STUDIOBAKE_REPLACE_FUNCTIONS"},
+			Usage: "with --associate, replace another viewer-request function (CloudFront Function or Lambda@Edge) on a cache behaviour that can reach the bucket"},
 	}
 }
 
@@ -188,6 +192,13 @@ func gateOptions(c *cli.Context) (*cdn.GateOptions, error) {
 		}
 		return nil, nil
 	}
+	if !c.Bool("associate") {
+		for _, f := range []string{"bucket-origin", "replace-functions"} {
+			if c.IsSet(f) {
+				return nil, usagef("--%s is only used with --associate", f)
+			}
+		}
+	}
 	return &cdn.GateOptions{Name: name, Associate: c.Bool("associate"), CacheBehavior: c.String("cache-behavior"),
-		HeadersPolicy: c.Bool("headers-policy")}, nil
+		HeadersPolicy: c.Bool("headers-policy"), BucketOrigin: c.String("bucket-origin"), ReplaceFunctions: c.Bool("replace-functions")}, nil
 }

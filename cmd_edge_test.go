@@ -140,6 +140,8 @@ func TestGateFlags(t *testing.T) {
 		{[]string{"--associate"}, "--associate needs --function-name"},
 		{[]string{"--headers-policy"}, "--headers-policy needs --function-name"},
 		{[]string{"--function-name", "gate"}, "build it with --edge cloudfront"},
+		{[]string{"--function-name", "gate", "--replace-functions"}, "--replace-functions is only used with --associate"},
+		{[]string{"--function-name", "gate", "--bucket-origin", "s3"}, "--bucket-origin is only used with --associate"},
 	}
 	for _, c := range cases {
 		args := append([]string{"publish", "--dir", plain, "--bucket", "my-studio"}, c.args...)

@@ -83,7 +83,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		g.DistributionID, g.DryRun = o.DistributionID, o.DryRun
+		g.DistributionID, g.DryRun, g.Bucket, g.Prefix = o.DistributionID, o.DryRun, o.Bucket, prefix
 		gate = &g
 	}
 	r, err := connect(ctx, &o, prefix)

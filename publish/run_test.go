@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/studiobake/studiobake/publish/cdn"
+	"github.com/studiobake/studiobake/publish/cdn/cdntest"
 )
 
 func publishFake(t *testing.T, store *fakeStore, dir string, mods ...func(*Options)) (*Report, error) {
@@ -420,7 +421,7 @@ func TestGateDeployRunsWhenTheSiteIsCurrent(t *testing.T) {
 	store := newFakeStore()
 	f := startCloudFront(t)
 	bake := testBake{basePath: "/agents", version: "1", gate: true}
-	gate := func(o *Options) { o.Gate = &cdn.GateOptions{Name: "studio-gate", Associate: true} }
+	gate := func(o *Options) { o.Bucket, o.Gate = "studio", &cdn.GateOptions{Name: "studio-gate", Associate: true} }
 	mustPublish(t, store, bake.write(t), withCDN(store, f, false), gate)
 	if f.Code("studio-gate", "LIVE") == "" || f.Count("UpdateDistribution") != 1 {
 		t.Fatalf("first publish: live code %q, %d distribution updates", f.Code("studio-gate", "LIVE"), f.Count("UpdateDistribution"))
@@ -434,5 +435,29 @@ func TestGateDeployRunsWhenTheSiteIsCurrent(t *testing.T) {
 	mustPublish(t, store, bake.write(t), withCDN(store, f, false), gate, func(o *Options) { o.DryRun, o.Stdout = true, io.Discard })
 	if f.Count("DescribeFunction") == describes || f.Count("UpdateFunction") != 1 {
 		t.Errorf("dry run: the gate deploy did not report, or wrote")
+	}
+}
+
+// TestGateRefusedBeforeUpload: a distribution the gate cannot cover stops
+// the publish before its first write to the bucket.
+func TestGateRefusedBeforeUpload(t *testing.T) {
+	store := newFakeStore()
+	f := startCloudFront(t)
+	f.SetDistributionXML(strings.Replace(cdntest.UsualDistribution, `<TargetOriginId>s3</TargetOriginId><ViewerProtocolPolicy>redirect-to-https</ViewerProtocolPolicy></DefaultCacheBehavior>`,
+		`<TargetOriginId>s3</TargetOriginId><ViewerProtocolPolicy>redirect-to-https</ViewerProtocolPolicy><FunctionAssociations><Quantity>1</Quantity><Items>`+
+			`<FunctionAssociation><FunctionARN>arn:aws:cloudfront::123456789012:function/legacy</FunctionARN><EventType>viewer-request</EventType></FunctionAssociation>`+
+			`</Items></FunctionAssociations></DefaultCacheBehavior>`, 1))
+	_, err := publishFake(t, store, testBake{basePath: "/agents", version: "1", gate: true}.write(t), withCDN(store, f, false),
+		func(o *Options) { o.Bucket, o.Gate = "studio", &cdn.GateOptions{Name: "studio-gate", Associate: true} })
+	if err == nil || !strings.Contains(err.Error(), "--replace-functions") {
+		t.Fatalf("err = %v", err)
+	}
+	for _, op := range store.ops {
+		if !strings.HasPrefix(op, "list") {
+			t.Errorf("%s before the refusal", op)
+		}
+	}
+	if f.Functions() != 0 {
+		t.Error("the function was created before the refusal")
 	}
 }

@@ -66,29 +66,32 @@ func mainBehavior(all []behavior, pattern, base string) (behavior, error) {
 }
 
 // associate brings the distribution in line with the bake (the API origin
-// and cache behaviour of a one-origin bake, the gate on the behaviours that
-// serve Studio, the headers policy), writing it only when that changes
-// something.
+// and cache behaviour of a one-origin bake, the gate on every behaviour
+// that serves Studio's files, the headers policy), writing it only when
+// that changes something.
 func associate(ctx context.Context, api DistributionsAPI, o Options, r *Result, out io.Writer) error {
 	got, err := api.GetDistributionConfig(ctx, &cloudfront.GetDistributionConfigInput{Id: &o.DistributionID})
 	if err != nil {
 		return fmt.Errorf("get distribution %s: %w", o.DistributionID, err)
 	}
 	cfg := got.DistributionConfig
-	changes, err := planDistribution(cfg, o, r.FunctionARN, r.HeadersPolicyID)
+	plan, err := planDistribution(cfg, o, r.FunctionARN, r.HeadersPolicyID)
 	if err != nil {
 		return err
 	}
-	if len(changes) == 0 {
+	if plan.coverage != "" {
+		fmt.Fprintf(out, "distribution %s: %s\n", o.DistributionID, plan.coverage)
+	}
+	if len(plan.changes) == 0 {
 		fmt.Fprintf(out, "distribution %s: current, nothing to change\n", o.DistributionID)
 		return nil
 	}
-	r.Associated, r.DistributionChanges = true, changes
+	r.Associated, r.DistributionChanges = true, plan.changes
 	verb := ""
 	if o.DryRun {
 		verb = "would "
 	}
-	for _, c := range changes {
+	for _, c := range plan.changes {
 		fmt.Fprintf(out, "distribution %s: %s%s\n", o.DistributionID, verb, c)
 	}
 	if o.DryRun {
@@ -98,52 +101,67 @@ func associate(ctx context.Context, api DistributionsAPI, o Options, r *Result, 
 	if err != nil {
 		return fmt.Errorf("update distribution %s: %w", o.DistributionID, err)
 	}
-	fmt.Fprintf(out, "distribution %s: updated (%d changes)\n", o.DistributionID, len(changes))
+	fmt.Fprintf(out, "distribution %s: updated (%d changes)\n", o.DistributionID, len(plan.changes))
 	return nil
 }
 
+// distPlan is what planDistribution changed, one line per change, and
+// which behaviours the gate covers.
+type distPlan struct {
+	changes  []string
+	coverage string
+}
+
 // planDistribution changes cfg in place into what the bake needs and says
-// what it changed, one line per change; it refuses, changing nothing that
-// matters, what it cannot do safely. arn is the function's ARN ("" when a
-// dry run has not created it yet) and policyID the headers policy's.
-func planDistribution(cfg *types.DistributionConfig, o Options, arn, policyID string) ([]string, error) {
+// what it changed; it refuses what it cannot do safely (cfg is then not to
+// be written). arn is the function's ARN ("" when a dry run has not created
+// it yet) and policyID the headers policy's.
+func planDistribution(cfg *types.DistributionConfig, o Options, arn, policyID string) (distPlan, error) {
+	var plan distPlan
 	if cfg.DefaultCacheBehavior == nil {
-		return nil, fmt.Errorf("distribution %s has no default cache behaviour", o.DistributionID)
+		return plan, fmt.Errorf("distribution %s has no default cache behaviour", o.DistributionID)
 	}
-	var changes []string
 	if o.API.OneOrigin() {
 		c, err := ensureAPI(cfg, o.API)
 		if err != nil {
-			return nil, fmt.Errorf("distribution %s: %w", o.DistributionID, err)
+			return plan, fmt.Errorf("distribution %s: %w", o.DistributionID, err)
 		}
-		changes = append(changes, c...)
+		plan.changes = append(plan.changes, c...)
 	}
 	all := behaviors(cfg) // after ensureAPI: it may add a behaviour
 	main, err := mainBehavior(all, o.CacheBehavior, o.BasePath)
 	if err != nil {
-		return nil, err
+		return plan, err
 	}
-	targets := []behavior{main}
-	if o.API.OneOrigin() {
-		targets = append(targets, findPattern(all, apiPattern(o.API.Prefix)))
+	targets, coverage, err := gateTargets(cfg, all, main, o)
+	if err != nil {
+		return plan, fmt.Errorf("distribution %s: %w", o.DistributionID, err)
 	}
+	plan.coverage = coverage
 	g := gate{arn: arn, name: o.Name}
+	var blocked []string
 	for _, b := range targets {
-		c, err := g.attach(b)
-		if err != nil {
-			return nil, fmt.Errorf("distribution %s, %s: %w", o.DistributionID, b.name, err)
+		c, why := g.attach(b, o.ReplaceFunctions)
+		if why != "" {
+			blocked = append(blocked, b.name+" ("+why+")")
+		} else if c != "" {
+			plan.changes = append(plan.changes, c)
 		}
-		changes = append(changes, c...)
+	}
+	if len(blocked) > 0 {
+		return plan, fmt.Errorf("distribution %s: the gate must run on every cache behaviour that can serve Studio's files, "+
+			"but another viewer-request function is attached to the %s: --replace-functions puts the gate in its place "+
+			"(or point those behaviours at another origin)", o.DistributionID, strings.Join(blocked, ", the "))
 	}
 	if o.HeadersPolicy != nil && aws.ToString(*main.policy) != policyID {
 		c := "attach headers policy " + aws.ToString(o.HeadersPolicy.Name) + " to the " + main.name
 		if old := aws.ToString(*main.policy); old != "" {
 			c += " (replacing policy " + old + ")"
 		}
-		changes = append(changes, c)
+		plan.changes = append(plan.changes, c)
 		*main.policy = aws.String(policyID)
 	}
-	return changes, nil
+	return plan, nil
 }
 
 func findPattern(all []behavior, pattern string) behavior {
@@ -165,35 +183,46 @@ func (g gate) is(arn string) bool {
 }
 
 // attach makes the gate b's viewer-request function, keeping its other
-// associations (a viewer-response function). CloudFront allows one
-// viewer-request function per behaviour, a CloudFront Function or a
-// Lambda@Edge one: another one is refused, never silently dropped.
-func (g gate) attach(b behavior) ([]string, error) {
-	if la := *b.lambdas; la != nil {
-		for _, l := range la.Items {
-			if l.EventType == types.EventTypeViewerRequest {
-				return nil, fmt.Errorf("a Lambda@Edge viewer-request function (%s) is attached; CloudFront allows one of the two: remove it first",
-					aws.ToString(l.LambdaFunctionARN))
-			}
-		}
-	}
+// associations (a viewer-response function), and says what it changed.
+// CloudFront allows one viewer-request function per behaviour, a
+// CloudFront Function or a Lambda@Edge one: another one is replaced only
+// when replace is set; otherwise attach says what blocks it.
+func (g gate) attach(b behavior, replace bool) (change, blocked string) {
+	var others []string
 	fa := *b.functions
 	if fa == nil {
 		fa = &types.FunctionAssociations{Quantity: aws.Int32(0)}
 	}
 	var items []types.FunctionAssociation
-	change := "attach the gate to the " + b.name
 	for _, a := range fa.Items {
-		if a.EventType == types.EventTypeViewerRequest {
-			if g.is(aws.ToString(a.FunctionARN)) {
-				return nil, nil
-			}
-			change = "replace function " + aws.ToString(a.FunctionARN) + " with the gate on the " + b.name
-			continue
+		if a.EventType != types.EventTypeViewerRequest {
+			items = append(items, a)
+		} else if g.is(aws.ToString(a.FunctionARN)) {
+			return "", ""
+		} else {
+			others = append(others, "function "+aws.ToString(a.FunctionARN))
 		}
-		items = append(items, a)
+	}
+	var lambdas []types.LambdaFunctionAssociation
+	if la := *b.lambdas; la != nil {
+		for _, l := range la.Items {
+			if l.EventType == types.EventTypeViewerRequest {
+				others = append(others, "Lambda@Edge "+aws.ToString(l.LambdaFunctionARN))
+			} else {
+				lambdas = append(lambdas, l)
+			}
+		}
+	}
+	if len(others) > 0 && !replace {
+		return "", strings.Join(others, ", ")
 	}
 	items = append(items, types.FunctionAssociation{EventType: types.EventTypeViewerRequest, FunctionARN: aws.String(g.arn)})
 	*b.functions = &types.FunctionAssociations{Quantity: aws.Int32(int32(len(items))), Items: items}
-	return []string{change}, nil
+	if *b.lambdas != nil {
+		*b.lambdas = &types.LambdaFunctionAssociations{Quantity: aws.Int32(int32(len(lambdas))), Items: lambdas}
+	}
+	if len(others) > 0 {
+		return "replace " + strings.Join(others, " and ") + " with the gate on the " + b.name, ""
+	}
+	return "attach the gate to the " + b.name, ""
 }

@@ -21,6 +21,9 @@ type GateOptions struct {
 	CacheBehavior string
 	// HeadersPolicy also deploys the bake's response headers policy.
 	HeadersPolicy bool
+	// BucketOrigin and ReplaceFunctions: see Options.
+	BucketOrigin     string
+	ReplaceFunctions bool
 }
 
 // ErrNoGate says a bake was built without --edge cloudfront.
@@ -46,7 +49,8 @@ func FromBake(dir string, m *build.Manifest, g GateOptions) (Options, error) {
 	}
 	o := Options{Name: g.Name, Code: []byte(code), Comment: "Mastra Studio gate (studiobake), base " + or(m.BasePath, "/"),
 		KVSARN: info.KVSARN, KVS: kvs, ManagedKey: templates.GateOwnsKey, BasePath: m.BasePath,
-		Associate: g.Associate, CacheBehavior: g.CacheBehavior, API: m.API}
+		Associate: g.Associate, CacheBehavior: g.CacheBehavior, API: m.API,
+		BucketOrigin: g.BucketOrigin, ReplaceFunctions: g.ReplaceFunctions}
 	if g.HeadersPolicy {
 		doc, err := os.ReadFile(filepath.Join(dir, build.EdgeDir, string(templates.CloudFront), templates.HeadersPolicyFile))
 		if err != nil {

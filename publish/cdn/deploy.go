@@ -47,6 +47,16 @@ type Options struct {
 	// HeadersPolicy, when set, is created or updated (by name) and, with
 	// Associate, attached to the cache behaviour.
 	HeadersPolicy *types.ResponseHeadersPolicyConfig
+	// Bucket and Prefix are where publish writes the site (Prefix "agents/"
+	// or "" for the bucket root). With Associate, the gate also goes on
+	// every cache behaviour whose origin is the bucket (BucketOrigin names
+	// it when its domain name does not) and that can reach the prefix; a
+	// behaviour where another viewer-request function runs is refused
+	// unless ReplaceFunctions. Without Bucket and BucketOrigin only the
+	// main (and API) behaviour is covered.
+	Bucket, Prefix   string
+	BucketOrigin     string
+	ReplaceFunctions bool
 	// API is how the page reaches the Mastra API (the manifest's record).
 	// With Associate, a one-origin bake also gets the distribution's API
 	// origin and a cache behaviour that forwards API.Prefix to it.

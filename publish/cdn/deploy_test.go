@@ -3,9 +3,11 @@ package cdn
 import (
 	"bytes"
 	"context"
-	"encoding/xml"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/studiobake/studiobake/publish/cdn/cdntest"
 )
@@ -26,7 +28,7 @@ func newFake(t *testing.T) (*cdntest.CloudFront, Clients) {
 
 func opts(code string) Options {
 	return Options{Name: "studio-gate", Code: []byte(code), Comment: "studio gate", BasePath: "/agents",
-		Associate: true, DistributionID: "E123"}
+		Associate: true, DistributionID: "E123", Bucket: "studio", Prefix: "agents/"}
 }
 
 func deploy(t *testing.T, c Clients, o Options) *Result {
@@ -40,33 +42,24 @@ func deploy(t *testing.T, c Clients, o Options) *Result {
 	return r
 }
 
-// viewerRequestARN reads the association of the agents/* behaviour from
-// the config the fake holds.
-func viewerRequestARN(t *testing.T, f *cdntest.CloudFront) (arns []string, defaultAssoc int) {
+// gated lists the behaviours whose viewer-request function is the gate,
+// read back through the SDK ("" for the default behaviour).
+func gated(t *testing.T, c Clients) []string {
 	t.Helper()
-	var cfg struct {
-		Default struct {
-			N int `xml:"FunctionAssociations>Quantity"`
-		} `xml:"DefaultCacheBehavior"`
-		Behaviors []struct {
-			Pattern string `xml:"PathPattern"`
-			Assoc   []struct {
-				ARN   string `xml:"FunctionARN"`
-				Event string `xml:"EventType"`
-			} `xml:"FunctionAssociations>Items>FunctionAssociation"`
-		} `xml:"CacheBehaviors>Items>CacheBehavior"`
-	}
-	if err := xml.Unmarshal([]byte(f.DistributionXML()), &cfg); err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range cfg.Behaviors {
-		for _, a := range b.Assoc {
-			if b.Pattern == "agents/*" && a.Event == "viewer-request" {
-				arns = append(arns, a.ARN)
+	const arn = "arn:aws:cloudfront::123456789012:function/studio-gate"
+	cfg := distConfig(t, c)
+	var out []string
+	if cfg.CacheBehaviors != nil {
+		for _, cb := range cfg.CacheBehaviors.Items {
+			if viewerRequest(cb.FunctionAssociations) == arn {
+				out = append(out, aws.ToString(cb.PathPattern))
 			}
 		}
 	}
-	return arns, cfg.Default.N
+	if viewerRequest(cfg.DefaultCacheBehavior.FunctionAssociations) == arn {
+		out = append(out, "")
+	}
+	return out
 }
 
 func TestDeploySequence(t *testing.T) {
@@ -77,9 +70,8 @@ func TestDeploySequence(t *testing.T) {
 	if !r.Created || !r.Tested || !r.Published || !r.Associated {
 		t.Fatalf("first deploy: %+v", r)
 	}
-	arns, def := viewerRequestARN(t, f)
-	if len(arns) != 1 || arns[0] != "arn:aws:cloudfront::123456789012:function/studio-gate" || def != 0 {
-		t.Fatalf("association: %v (default behaviour has %d)", arns, def)
+	if got := gated(t, c); !slices.Equal(got, []string{"agents/*", ""}) {
+		t.Fatalf("the gate runs on %q, want agents/* and the default behaviour (both reach the bucket)", got)
 	}
 
 	// No change: nothing updated, published or written to the distribution.

@@ -64,7 +64,7 @@ func TestOneOriginDistribution(t *testing.T) {
 
 	o.DryRun = false
 	r := deploy(t, c, o)
-	if !r.Associated || len(r.DistributionChanges) != 4 {
+	if !r.Associated || len(r.DistributionChanges) != 5 {
 		t.Fatalf("first deploy: %+v", r)
 	}
 	cfg := distConfig(t, c)
