@@ -33,7 +33,7 @@ func edgeFlags() []cli.Flag {
 		&cli.StringFlag{Name: "cookie-name", Category: cat, EnvVars: []string{"STUDIOBAKE_COOKIE_NAME"}, Value: templates.DefaultCookieName,
 			Usage: "cookie auth: session cookie `NAME` (an HS256 JWT or payload.signature, with exp)"},
 		&cli.StringFlag{Name: "cookie-secret-file", Category: cat, EnvVars: []string{"STUDIOBAKE_COOKIE_SECRET_FILE"},
-			Usage: "cookie auth: HMAC-SHA256 secret from `FILE` (or STUDIOBAKE_COOKIE_SECRET); deployed to the KeyValueStore, never into code"},
+			Usage: "cookie auth: HMAC-SHA256 secret from `FILE` (or STUDIOBAKE_COOKIE_SECRET; hex:HEX or base64:B64 for a binary one); publish writes it to the KeyValueStore, never into the bake"},
 		&cli.StringSliceFlag{Name: "allow-cidr", Category: cat, EnvVars: []string{"STUDIOBAKE_ALLOW_CIDR"},
 			Usage: "ip auth: allow viewers from `CIDR`, IPv4 or IPv6 (repeatable)"},
 		&cli.StringFlag{Name: "kvs-arn", Category: cat, EnvVars: []string{"STUDIOBAKE_KVS_ARN"},
@@ -89,7 +89,7 @@ func authOptions(c *cli.Context) (templates.CloudFrontOptions, error) {
 	in := templates.AuthInput{Modes: splitList(c.StringSlice("auth")),
 		UsersFile: c.String("auth-users"), Realm: c.String("auth-realm"), UsersInKVS: c.Bool("users-in-kvs"),
 		CookieName: c.String("cookie-name"), LoginURL: c.String("login-url"), ReturnParam: c.String("login-return-param"),
-		CookieSecretFile: c.String("cookie-secret-file"), CookieSecretEnv: os.Getenv("STUDIOBAKE_COOKIE_SECRET"),
+		Secrets:    secretInput(c),
 		AllowCIDRs: splitList(c.StringSlice("allow-cidr")), KVSARN: c.String("kvs-arn")}
 	modes, err := templates.ParseModes(in.Modes)
 	if err != nil {
@@ -200,5 +200,15 @@ func gateOptions(c *cli.Context) (*cdn.GateOptions, error) {
 		}
 	}
 	return &cdn.GateOptions{Name: name, Associate: c.Bool("associate"), CacheBehavior: c.String("cache-behavior"),
-		HeadersPolicy: c.Bool("headers-policy"), BucketOrigin: c.String("bucket-origin"), ReplaceFunctions: c.Bool("replace-functions")}, nil
+		HeadersPolicy: c.Bool("headers-policy"), BucketOrigin: c.String("bucket-origin"), ReplaceFunctions: c.Bool("replace-functions"),
+		Secrets: secretInput(c)}, nil
+}
+
+// secretInput says where the gate's secrets are kept: build only checks
+// them, publish deploys them and serve feeds them to the gate. There is no
+// flag for the cookie secret itself, which would end up in shell history
+// and process listings.
+func secretInput(c *cli.Context) templates.SecretInput {
+	return templates.SecretInput{CookieSecretFile: c.String("cookie-secret-file"),
+		CookieSecretEnv: os.Getenv("STUDIOBAKE_COOKIE_SECRET"), UsersFile: c.String("auth-users")}
 }

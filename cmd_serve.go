@@ -30,6 +30,10 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "host", Value: "127.0.0.1", EnvVars: []string{"STUDIOBAKE_HOST"},
 				Usage: "address to listen on; 0.0.0.0 exposes the preview to your network"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "do not print a line per request"},
+			&cli.StringFlag{Name: "cookie-secret-file", EnvVars: []string{"STUDIOBAKE_COOKIE_SECRET_FILE"},
+				Usage: "cookie auth: the gate's HMAC secret from `FILE` (or STUDIOBAKE_COOKIE_SECRET), as publish deploys it"},
+			&cli.StringFlag{Name: "auth-users", EnvVars: []string{"STUDIOBAKE_AUTH_USERS"},
+				Usage: "users `FILE` for a gate that keeps them in the KeyValueStore (--users-in-kvs)"},
 		},
 		Action: runServe,
 	}
@@ -54,6 +58,9 @@ func runServe(c *cli.Context) error {
 		Addr: net.JoinHostPort(c.String("host"), strconv.Itoa(port)),
 		Out:  c.App.Writer,
 		Log:  c.App.ErrWriter,
+		// The gate's secrets are never in the bake: read them where
+		// publish does.
+		Secrets: secretInput(c),
 	}
 	if !c.Bool("quiet") {
 		o.AccessLog = c.App.Writer

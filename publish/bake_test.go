@@ -24,7 +24,8 @@ type testBake struct {
 	shared   string            // content of a chunk that stays the same across versions
 	extra    map[string]string // more files (path to content); hashed when under assets/
 	favicon  string
-	gate     bool // write edge/cloudfront/ (build --edge cloudfront)
+	gate     bool                        // write edge/cloudfront/ (build --edge cloudfront)
+	auth     templates.CloudFrontOptions // the gate's auth settings
 }
 
 func hashName(stem, ext, content string) string {
@@ -96,7 +97,7 @@ func (b testBake) write(t testing.TB) string {
 		t.Fatal(err)
 	}
 	if b.gate {
-		if err := templates.WriteEdge(dir, &m, templates.EdgeOptions{Hosts: []templates.Host{templates.CloudFront}}); err != nil {
+		if err := templates.WriteEdge(dir, &m, templates.EdgeOptions{Hosts: []templates.Host{templates.CloudFront}, Auth: b.auth}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/studiobake/studiobake/publish/cdn"
 	"github.com/studiobake/studiobake/publish/cdn/cdntest"
+	"github.com/studiobake/studiobake/templates"
 )
 
 func publishFake(t *testing.T, store *fakeStore, dir string, mods ...func(*Options)) (*Report, error) {
@@ -459,5 +462,44 @@ func TestGateRefusedBeforeUpload(t *testing.T) {
 	}
 	if f.Functions() != 0 {
 		t.Error("the function was created before the refusal")
+	}
+}
+
+// TestGateSecretsReadAtDeploy: users kept in the KeyValueStore come from
+// the users file when publish deploys, not from the bake: removing a user
+// from the file and publishing the same bake again revokes them.
+func TestGateSecretsReadAtDeploy(t *testing.T) {
+	store := newFakeStore()
+	f := startCloudFront(t)
+	alice, _, _ := templates.NewUser("alice")
+	bob, _, _ := templates.NewUser("bob")
+	arn := "arn:aws:cloudfront::123456789012:key-value-store/0a1b2c3d"
+	bake := testBake{basePath: "/agents", version: "1", gate: true, auth: templates.CloudFrontOptions{KVSARN: arn,
+		Basic: &templates.BasicAuth{Realm: "S", Users: []templates.User{alice}, InKVS: true}}}.write(t)
+	users := filepath.Join(t.TempDir(), "users.txt")
+	publishWith := func(lines ...string) error {
+		os.WriteFile(users, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+		_, err := publishFake(t, store, bake, withCDN(store, f, false), func(o *Options) {
+			o.Bucket, o.Gate = "studio", &cdn.GateOptions{Name: "studio-gate", Secrets: templates.SecretInput{UsersFile: users}}
+		})
+		return err
+	}
+	if err := publishWith(alice.Line(), bob.Line()); err != nil {
+		t.Fatal(err)
+	}
+	if kv := f.KVS(); kv["user:alice"] == "" || kv["user:bob"] == "" {
+		t.Fatalf("users not deployed: %v", kv)
+	}
+	if err := publishWith(alice.Line()); err != nil {
+		t.Fatal(err)
+	}
+	if kv := f.KVS(); kv["user:alice"] == "" || kv["user:bob"] != "" {
+		t.Errorf("bob not revoked by an up-to-date publish: %v", kv)
+	}
+	_, err := publishFake(t, store, bake, withCDN(store, f, false), func(o *Options) {
+		o.Bucket, o.Gate = "studio", &cdn.GateOptions{Name: "studio-gate"}
+	})
+	if err == nil || !strings.Contains(err.Error(), "--auth-users") {
+		t.Errorf("publish without the users file: %v", err)
 	}
 }

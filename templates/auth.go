@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"strings"
 )
 
 // AuthModes are the gate's access checks that are on.
@@ -40,11 +39,10 @@ type AuthInput struct {
 	UsersFile  string
 	Realm      string
 	UsersInKVS bool
-	// Cookie auth.
+	// Cookie auth. The secret is not part of the bake: when one is given
+	// it is only checked, so that a bad one fails the build early.
 	CookieName, LoginURL, ReturnParam string
-	// CookieSecretFile holds the secret; CookieSecretEnv is the value of
-	// STUDIOBAKE_COOKIE_SECRET, used when there is no file.
-	CookieSecretFile, CookieSecretEnv string
+	Secrets                           SecretInput
 	// AllowCIDRs are prefixes or bare addresses (ip mode).
 	AllowCIDRs []string
 	KVSARN     string
@@ -67,11 +65,12 @@ func ParseAuth(in AuthInput) (CloudFrontOptions, error) {
 		o.Basic = &BasicAuth{Realm: in.Realm, Users: users, InKVS: in.UsersInKVS}
 	}
 	if modes.Cookie {
-		secret, err := readCookieSecret(in.CookieSecretFile, in.CookieSecretEnv)
-		if err != nil {
-			return o, err
+		if in.Secrets.Given() {
+			if _, err := in.Secrets.CookieSecret(); err != nil {
+				return o, err
+			}
 		}
-		o.Cookie = &CookieAuth{Name: in.CookieName, LoginURL: in.LoginURL, ReturnParam: in.ReturnParam, Secret: secret}
+		o.Cookie = &CookieAuth{Name: in.CookieName, LoginURL: in.LoginURL, ReturnParam: in.ReturnParam}
 	}
 	if modes.IP {
 		if o.AllowCIDRs, err = ParseCIDRs(in.AllowCIDRs); err != nil {
@@ -92,20 +91,6 @@ func ReadUsersFile(path string) ([]User, error) {
 	}
 	defer f.Close()
 	return ParseUsers(f, path)
-}
-
-// readCookieSecret reads the secret from a file, else takes the value of
-// STUDIOBAKE_COOKIE_SECRET; there is no flag for the value itself, which
-// would end up in shell history and process listings.
-func readCookieSecret(path, env string) (string, error) {
-	if path == "" {
-		return env, nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("--cookie-secret-file: %w", err)
-	}
-	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 // ParseCIDRs accepts prefixes and bare addresses (a single host).

@@ -24,6 +24,9 @@ type GateOptions struct {
 	// BucketOrigin and ReplaceFunctions: see Options.
 	BucketOrigin     string
 	ReplaceFunctions bool
+	// Secrets says where the KeyValueStore entries the gate reads are kept
+	// (they are never in the bake); read only when the gate needs them.
+	Secrets templates.SecretInput
 }
 
 // ErrNoGate says a bake was built without --edge cloudfront.
@@ -33,7 +36,7 @@ var ErrNoGate = errors.New("the bake has no CloudFront gate")
 // deploy options. It checks the code again, so a hand-edited function.js
 // that CloudFront would reject is never deployed.
 func FromBake(dir string, m *build.Manifest, g GateOptions) (Options, error) {
-	code, kvs, ok, err := templates.LoadCloudFront(dir)
+	code, ok, err := templates.LoadCloudFront(dir)
 	if err != nil {
 		return Options{}, err
 	}
@@ -46,6 +49,12 @@ func FromBake(dir string, m *build.Manifest, g GateOptions) (Options, error) {
 	info, err := templates.ReadFunctionInfo(dir)
 	if err != nil {
 		return Options{}, err
+	}
+	var kvs map[string]string
+	if info.KVSARN != "" {
+		if kvs, err = templates.GateKVS(info, g.Secrets); err != nil {
+			return Options{}, fmt.Errorf("--function-name: %w", err)
+		}
 	}
 	o := Options{Name: g.Name, Code: []byte(code), Comment: "Mastra Studio gate (studiobake), base " + or(m.BasePath, "/"),
 		KVSARN: info.KVSARN, KVS: kvs, ManagedKey: templates.GateOwnsKey, BasePath: m.BasePath,
