@@ -20,8 +20,9 @@ func edgeFlags() []cli.Flag {
 			Usage: "write edge configuration for `HOST` into OUT/edge/HOST: cloudfront, netlify, cloudflare, nginx (repeatable)"},
 		&cli.StringSliceFlag{Name: "auth", Category: cat, EnvVars: []string{"STUDIOBAKE_AUTH"},
 			Usage: "gate Studio in the CloudFront Function with `MODE`: basic, cookie, ip (repeatable; every mode given must pass)"},
-		&cli.StringFlag{Name: "auth-users", Category: cat, EnvVars: []string{"STUDIOBAKE_AUTH_USERS"},
-			Usage: "basic auth users `FILE`, lines from studiobake auth add-user"},
+		flagAuthUsers(cat),
+		&cli.BoolFlag{Name: "allow-weak-users", Category: cat, EnvVars: []string{"STUDIOBAKE_ALLOW_WEAK_USERS"},
+			Usage: "basic auth: accept users lines without add-user's check (a warning instead of an error)"},
 		&cli.StringFlag{Name: "auth-realm", Category: cat, EnvVars: []string{"STUDIOBAKE_AUTH_REALM"}, Value: templates.DefaultRealm,
 			Usage: "basic auth `REALM` shown by the browser"},
 		&cli.BoolFlag{Name: "users-in-kvs", Category: cat, EnvVars: []string{"STUDIOBAKE_USERS_IN_KVS"},
@@ -32,13 +33,24 @@ func edgeFlags() []cli.Flag {
 			Usage: "cookie auth: query `NAME` that carries the URL to return to (empty: none)"},
 		&cli.StringFlag{Name: "cookie-name", Category: cat, EnvVars: []string{"STUDIOBAKE_COOKIE_NAME"}, Value: templates.DefaultCookieName,
 			Usage: "cookie auth: session cookie `NAME` (an HS256 JWT or payload.signature, with exp)"},
-		&cli.StringFlag{Name: "cookie-secret-file", Category: cat, EnvVars: []string{"STUDIOBAKE_COOKIE_SECRET_FILE"},
-			Usage: "cookie auth: HMAC-SHA256 secret from `FILE` (or STUDIOBAKE_COOKIE_SECRET; hex:HEX or base64:B64 for a binary one); publish writes it to the KeyValueStore, never into the bake"},
+		flagCookieSecretFile(cat),
 		&cli.StringSliceFlag{Name: "allow-cidr", Category: cat, EnvVars: []string{"STUDIOBAKE_ALLOW_CIDR"},
 			Usage: "ip auth: allow viewers from `CIDR`, IPv4 or IPv6 (repeatable)"},
 		&cli.StringFlag{Name: "kvs-arn", Category: cat, EnvVars: []string{"STUDIOBAKE_KVS_ARN"},
 			Usage: "CloudFront KeyValueStore `ARN` for the cookie secret and --users-in-kvs"},
 	}
+}
+
+// The flags that say where the gate's secrets are kept, shared by build,
+// publish and serve.
+func flagAuthUsers(cat string) cli.Flag {
+	return &cli.StringFlag{Name: "auth-users", Category: cat, EnvVars: []string{"STUDIOBAKE_AUTH_USERS"},
+		Usage: "basic auth users `FILE`, lines from studiobake auth add-user"}
+}
+
+func flagCookieSecretFile(cat string) cli.Flag {
+	return &cli.StringFlag{Name: "cookie-secret-file", Category: cat, EnvVars: []string{"STUDIOBAKE_COOKIE_SECRET_FILE"},
+		Usage: "cookie auth: HMAC-SHA256 secret from `FILE` (or STUDIOBAKE_COOKIE_SECRET; hex:HEX or base64:B64 for a binary one); publish writes it to the KeyValueStore, never into the bake"}
 }
 
 // edgeFinisher validates every edge flag before the bake starts and returns
@@ -88,6 +100,7 @@ func edgeOptions(c *cli.Context) (*templates.EdgeOptions, error) {
 func authOptions(c *cli.Context) (templates.CloudFrontOptions, error) {
 	in := templates.AuthInput{Modes: splitList(c.StringSlice("auth")),
 		UsersFile: c.String("auth-users"), Realm: c.String("auth-realm"), UsersInKVS: c.Bool("users-in-kvs"),
+		AllowWeakUsers: c.Bool("allow-weak-users"), Warn: func(msg string) { warn(c, msg) },
 		CookieName: c.String("cookie-name"), LoginURL: c.String("login-url"), ReturnParam: c.String("login-return-param"),
 		Secrets:    secretInput(c),
 		AllowCIDRs: splitList(c.StringSlice("allow-cidr")), KVSARN: c.String("kvs-arn")}
@@ -103,7 +116,7 @@ func authOptions(c *cli.Context) (templates.CloudFrontOptions, error) {
 
 func checkAuthFlags(c *cli.Context, modes templates.AuthModes) error {
 	on := map[string]bool{"basic": modes.Basic, "cookie": modes.Cookie, "ip": modes.IP}
-	for _, f := range []struct{ flag, mode string }{{"auth-users", "basic"}, {"auth-realm", "basic"},
+	for _, f := range []struct{ flag, mode string }{{"auth-users", "basic"}, {"auth-realm", "basic"}, {"allow-weak-users", "basic"},
 		{"users-in-kvs", "basic"}, {"login-url", "cookie"}, {"login-return-param", "cookie"},
 		{"cookie-name", "cookie"}, {"cookie-secret-file", "cookie"}, {"allow-cidr", "ip"}} {
 		if c.IsSet(f.flag) && !on[f.mode] {

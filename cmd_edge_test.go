@@ -112,6 +112,7 @@ func TestEdgeFlagsBadInput(t *testing.T) {
 		{"setting without its mode", []string{"--edge", "cloudfront", "--auth", "basic", "--auth-users", users, "--login-url", "https://x/"}, "--login-url is only used with --auth cookie"},
 		{"realm without basic", []string{"--edge", "cloudfront", "--auth", "ip", "--allow-cidr", "10.0.0.0/8", "--auth-realm", "R"}, "--auth-realm is only used with --auth basic"},
 		{"cookie name without cookie", []string{"--edge", "cloudfront", "--auth", "ip", "--allow-cidr", "10.0.0.0/8", "--cookie-name", "s"}, "--cookie-name is only used with --auth cookie"},
+		{"weak-users override without basic", []string{"--edge", "cloudfront", "--auth", "ip", "--allow-cidr", "10.0.0.0/8", "--allow-weak-users"}, "--allow-weak-users is only used with --auth basic"},
 		{"KVS ARN nothing reads", []string{"--edge", "cloudfront", "--auth", "basic", "--auth-users", users, "--kvs-arn", arn}, "--kvs-arn is only used with"},
 	}
 	for _, c := range cases {
@@ -124,6 +125,39 @@ func TestEdgeFlagsBadInput(t *testing.T) {
 	_, err := parseEdge(t, "--edge", "cloudfront", "--auth", "cookie", "--login-url", "/login", "--kvs-arn", arn)
 	if err == nil || !strings.Contains(err.Error(), `invalid --login-url "/login"`) {
 		t.Errorf("relative login URL with a secret: %v", err)
+	}
+}
+
+// TestBuildWeakUsers: a users line made by hand (a hash of a chosen
+// password) fails the build, exit 1, naming the file and the user, unless
+// --allow-weak-users turns it into a warning; add-user's lines pass quietly.
+func TestBuildWeakUsers(t *testing.T) {
+	t.Chdir(t.TempDir())
+	gen, _, _ := templates.NewUser("alice")
+	salt := strings.Repeat("5a", 16)
+	byHand := "bob:sha256:" + salt + ":" + templates.HashPassword(salt, "Summer2024!")
+	must(t, os.WriteFile("users.txt", []byte(gen.Line()+"\n"+byHand+"\n"), 0o600))
+	must(t, os.WriteFile("good.txt", []byte(gen.Line()+"\n"), 0o600))
+	build := func(users string, extra ...string) (int, string) {
+		args := append([]string{"build", "--studio", testTree(t), "--out", "out", "-q", "--force",
+			"--edge", "cloudfront", "--auth", "basic", "--auth-users", users}, extra...)
+		code, _, stderr := runCLI(t, args...)
+		return code, stderr
+	}
+	code, stderr := build("users.txt")
+	want := "studiobake: users.txt: user bob without add-user's check"
+	if code != 1 || !strings.HasPrefix(stderr, want) || !strings.Contains(stderr, "--allow-weak-users") || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("exit %d, stderr %q; want exit 1 and one line starting %q", code, stderr, want)
+	}
+	if _, err := os.Stat("out"); !os.IsNotExist(err) {
+		t.Error("a refused build wrote out/")
+	}
+	code, stderr = build("users.txt", "--allow-weak-users")
+	if code != 0 || !strings.Contains(stderr, "studiobake: warning: users.txt: user bob without add-user's check") {
+		t.Errorf("with --allow-weak-users: exit %d, stderr %q; want 0 and a warning", code, stderr)
+	}
+	if code, stderr = build("good.txt"); code != 0 || stderr != "" {
+		t.Errorf("add-user's lines: exit %d, stderr %q; want 0 and nothing", code, stderr)
 	}
 }
 

@@ -83,9 +83,13 @@ func usagef(format string, args ...any) error {
 // exit status (which satisfies cli.ExitCoder) never leaks out.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
+	app.Metadata = map[string]any{}
 	err := checkCommandName(app, args)
 	if err == nil {
 		err = app.RunContext(ctx, args)
+	}
+	if err != nil && wantsJSON(app, args) {
+		writeFailure(app, stdout, args, errorCode(err, ctx.Err() != nil), err)
 	}
 	return exitCode(ctx, err, stderr)
 }
@@ -183,8 +187,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			versionCommand(),
 		},
 	}
-	markUsageErrors(app.Commands)
 	rejectArgs(app.Commands)
+	withConfig(app)
+	markUsageErrors(app.Commands)
 	return app
 }
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/studiobake/studiobake/build"
+	"github.com/studiobake/studiobake/build/npm/tartest"
 	urfave "github.com/urfave/cli/v2"
 )
 
@@ -156,6 +157,43 @@ func TestBuildErrors(t *testing.T) {
 			}
 			if left, _ := filepath.Glob(filepath.Join(work, ".*.tmp-*")); len(left) > 0 {
 				t.Errorf("a failed build left %v behind", left)
+			}
+		})
+	}
+}
+
+// TestBuildHostileTarball: a --studio tarball made to fill the disk is refused
+// at its first bad entry, naming the file and the entry, exit 1, and leaves
+// nothing in the output or the temporary directory.
+func TestBuildHostileTarball(t *testing.T) {
+	cases := map[string]func(w *tartest.Tar){
+		"huge declared size": func(w *tartest.Tar) { w.Declared("package/dist/studio/assets/a.js", 1<<40) },
+	}
+	for _, f := range tartest.SparseFormats {
+		cases["sparse "+f] = func(w *tartest.Tar) {
+			// Each under the size cap, together over it: 600 MiB from ~2 KB.
+			w.Sparse(f, "package/dist/studio/assets/a.js", 300<<20)
+			w.Sparse(f, "package/dist/studio/assets/b.js", 300<<20)
+		}
+	}
+	for desc, add := range cases {
+		t.Run(desc, func(t *testing.T) {
+			work, tmp := t.TempDir(), t.TempDir()
+			t.Chdir(work)
+			t.Setenv("TMPDIR", tmp)
+			w := tartest.Package("1.31.0")
+			add(w)
+			must(t, os.WriteFile("bomb.tgz", w.Gzip(), 0o644))
+			code, _, stderr := runCLI(t, "build", "--studio", "bomb.tgz", "--out", "out")
+			want := `studiobake: studio tarball bomb.tgz: `
+			if code != 1 || !strings.HasPrefix(stderr, want) || !strings.Contains(stderr, `"package/dist/studio/assets/a.js"`) {
+				t.Errorf("exit %d, stderr %q; want exit 1 and %q naming package/dist/studio/assets/a.js", code, stderr, want)
+			}
+			if _, err := os.Stat("out"); !os.IsNotExist(err) {
+				t.Errorf("a failed build left out/ behind")
+			}
+			if left, _ := os.ReadDir(tmp); len(left) > 0 {
+				t.Errorf("the temporary directory holds %v after the failure", left)
 			}
 		})
 	}

@@ -39,6 +39,10 @@ type AuthInput struct {
 	UsersFile  string
 	Realm      string
 	UsersInKVS bool
+	// AllowWeakUsers accepts users lines without add-user's check (see
+	// CheckGenerated), with a warning given to Warn.
+	AllowWeakUsers bool
+	Warn           func(string)
 	// Cookie auth. The secret is not part of the bake: when one is given
 	// it is only checked, so that a bad one fails the build early.
 	CookieName, LoginURL, ReturnParam string
@@ -61,6 +65,13 @@ func ParseAuth(in AuthInput) (CloudFrontOptions, error) {
 		users, err := ReadUsersFile(in.UsersFile)
 		if err != nil {
 			return o, err
+		}
+		warning, err := CheckGenerated(users, in.UsersFile, in.AllowWeakUsers)
+		if err != nil {
+			return o, err
+		}
+		if warning != "" && in.Warn != nil {
+			in.Warn(warning)
 		}
 		o.Basic = &BasicAuth{Realm: in.Realm, Users: users, InKVS: in.UsersInKVS}
 	}

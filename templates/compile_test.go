@@ -160,9 +160,9 @@ func TestParseUsers(t *testing.T) {
 		t.Fatalf("got %v, %v", users, err)
 	}
 	bad := []struct{ desc, text, want string }{
-		{"plain password", "alice:hunter2\n", "users.txt line 1: want NAME:sha256:SALT:HASH"},
+		{"plain password", "alice:hunter2\n", "users.txt line 1: want NAME:sha256:SALT:HASH:CHECK"},
 		{"wrong algorithm", "alice:md5:" + u.Salt + ":" + u.Hash, "line 1"},
-		{"short hash", u.Line()[:len(u.Line())-2], "line 1: user alice: salt must be 32 and hash 64"},
+		{"short hash", "alice:sha256:" + u.Salt + ":" + u.Hash[2:], "line 1: user alice: salt must be 32 and hash 64"},
 		{"duplicate", good + u.Line() + "\n", "line 4: user alice already defined on line 3"},
 		{"bad name", "al ice:sha256:" + u.Salt + ":" + u.Hash, "invalid user name"},
 		{"name JavaScript reserves", "__proto__:sha256:" + u.Salt + ":" + u.Hash, `line 1: invalid user name "__proto__"`},
