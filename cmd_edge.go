@@ -21,8 +21,7 @@ func edgeFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "auth", Category: cat, EnvVars: []string{"STUDIOBAKE_AUTH"},
 			Usage: "gate Studio in the CloudFront Function with `MODE`: basic, cookie, ip (repeatable; every mode given must pass)"},
 		flagAuthUsers(cat),
-		&cli.BoolFlag{Name: "allow-weak-users", Category: cat, EnvVars: []string{"STUDIOBAKE_ALLOW_WEAK_USERS"},
-			Usage: "basic auth: accept users lines without add-user's check (a warning instead of an error)"},
+		flagAllowWeakUsers(cat),
 		&cli.StringFlag{Name: "auth-realm", Category: cat, EnvVars: []string{"STUDIOBAKE_AUTH_REALM"}, Value: templates.DefaultRealm,
 			Usage: "basic auth `REALM` shown by the browser"},
 		&cli.BoolFlag{Name: "users-in-kvs", Category: cat, EnvVars: []string{"STUDIOBAKE_USERS_IN_KVS"},
@@ -46,6 +45,11 @@ func edgeFlags() []cli.Flag {
 func flagAuthUsers(cat string) cli.Flag {
 	return &cli.StringFlag{Name: "auth-users", Category: cat, EnvVars: []string{"STUDIOBAKE_AUTH_USERS"},
 		Usage: "basic auth users `FILE`, lines from studiobake auth add-user"}
+}
+
+func flagAllowWeakUsers(cat string) cli.Flag {
+	return &cli.BoolFlag{Name: "allow-weak-users", Category: cat, EnvVars: []string{"STUDIOBAKE_ALLOW_WEAK_USERS"},
+		Usage: "basic auth: accept users lines without add-user's check (a warning instead of an error)"}
 }
 
 func flagCookieSecretFile(cat string) cli.Flag {
@@ -223,5 +227,6 @@ func gateOptions(c *cli.Context) (*cdn.GateOptions, error) {
 // and process listings.
 func secretInput(c *cli.Context) templates.SecretInput {
 	return templates.SecretInput{CookieSecretFile: c.String("cookie-secret-file"),
-		CookieSecretEnv: os.Getenv("STUDIOBAKE_COOKIE_SECRET"), UsersFile: c.String("auth-users")}
+		CookieSecretEnv: os.Getenv("STUDIOBAKE_COOKIE_SECRET"), UsersFile: c.String("auth-users"),
+		AllowWeakUsers: c.Bool("allow-weak-users")}
 }

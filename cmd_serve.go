@@ -35,7 +35,7 @@ func serveCommand() *cli.Command {
 				Usage: "Mastra server to forward the API prefix to, e.g. http://localhost:4111 (bakes that call their own origin)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "do not print a line per request"},
 			// The gate's secrets are never in the bake: read where publish reads them.
-			flagCookieSecretFile(""), flagAuthUsers(""),
+			flagCookieSecretFile(""), flagAuthUsers(""), flagAllowWeakUsers(""),
 		},
 		Action: runServe,
 	}

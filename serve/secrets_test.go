@@ -26,8 +26,10 @@ func TestServeReadsSecretsLikePublish(t *testing.T) {
 	dir := writeBake(t, "/agents", []string{"agents"}, []string{"index.html"})
 	m, _ := build.ReadManifest(dir)
 	arn := "arn:aws:cloudfront::123456789012:key-value-store/0a1b2c3d"
-	u := templates.User{Name: "ann", Salt: strings.Repeat("ab", 16)}
-	u.Hash = templates.HashPassword(u.Salt, "s3cret")
+	u, pw, err := templates.NewUser("ann")
+	if err != nil {
+		t.Fatal(err)
+	}
 	o := templates.EdgeOptions{Hosts: []templates.Host{templates.CloudFront}, Auth: templates.CloudFrontOptions{KVSARN: arn,
 		Basic:  &templates.BasicAuth{Realm: "Studio", Users: []templates.User{u}, InKVS: true},
 		Cookie: &templates.CookieAuth{Name: "sess", LoginURL: "https://login.example.com/"}}}
@@ -63,7 +65,7 @@ func TestServeReadsSecretsLikePublish(t *testing.T) {
 	get := func(cookie string, basic bool) int {
 		req, _ := http.NewRequest(http.MethodGet, s.URL, nil)
 		if basic {
-			req.SetBasicAuth("ann", "s3cret")
+			req.SetBasicAuth("ann", pw)
 		}
 		if cookie != "" {
 			req.AddCookie(&http.Cookie{Name: "sess", Value: cookie})

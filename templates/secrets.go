@@ -30,8 +30,11 @@ type SecretInput struct {
 	// there is no file.
 	CookieSecretFile, CookieSecretEnv string
 	// UsersFile holds the users the gate reads from the KeyValueStore
-	// (--auth-users with --users-in-kvs).
-	UsersFile string
+	// (--auth-users with --users-in-kvs); AllowWeakUsers accepts lines
+	// without add-user's check there too (see CheckGenerated; build has
+	// warned about them).
+	UsersFile      string
+	AllowWeakUsers bool
 }
 
 // Given says whether a cookie secret was given at all.
@@ -153,6 +156,10 @@ func GateKVS(info FunctionInfo, in SecretInput) (map[string]string, error) {
 		}
 		u, err := ReadUsersFile(in.UsersFile)
 		if err != nil {
+			return nil, err
+		}
+		// The file may have changed since the build: check it again.
+		if _, err := CheckGenerated(u, in.UsersFile, in.AllowWeakUsers); err != nil {
 			return nil, err
 		}
 		users = u

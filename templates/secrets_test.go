@@ -103,6 +103,16 @@ func TestGateKVS(t *testing.T) {
 	if _, err := GateKVS(FunctionInfo{Auth: []string{"basic"}, UsersInKVS: true}, SecretInput{}); err == nil || !strings.Contains(err.Error(), "--auth-users") {
 		t.Errorf("KVS users without file: %v", err)
 	}
+	weak := filepath.Join(dir, "weak.txt")
+	salt := strings.Repeat("5a", 16)
+	os.WriteFile(weak, []byte("bob:sha256:"+salt+":"+HashPassword(salt, "Summer2024!")+"\n"), 0o600)
+	kvsUsers := FunctionInfo{Auth: []string{"basic"}, UsersInKVS: true}
+	if _, err := GateKVS(kvsUsers, SecretInput{UsersFile: weak}); err == nil || !strings.Contains(err.Error(), "without add-user's check") {
+		t.Errorf("a hand-made line deployed to the store: %v", err)
+	}
+	if kv, err := GateKVS(kvsUsers, SecretInput{UsersFile: weak, AllowWeakUsers: true}); err != nil || kv[KVSUserPrefix+"bob"] == "" {
+		t.Errorf("--allow-weak-users: %v %v", kv, err)
+	}
 	if got := kvsSecret(binaryKey); got != "hex:"+hex.EncodeToString(binaryKey) {
 		t.Errorf("binary key stored as %q", got)
 	}
