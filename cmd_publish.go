@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -162,6 +163,9 @@ func runPublish(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usagef("publish: unexpected argument %q", c.Args().First())
 	}
+	if err := checkDirFlags(c); err != nil {
+		return err
+	}
 	o, err := publishOptions(c)
 	if err != nil {
 		return err
@@ -176,6 +180,37 @@ func runPublish(c *cli.Context) error {
 		err = usageError{err} // --function-name on a bake built without --edge cloudfront
 	}
 	return reportJSON(c, o, rep, err)
+}
+
+// checkDirFlags refuses build settings next to --dir: publish --dir
+// publishes that bake as it is, so they would silently do nothing. Values
+// from the config file are left alone: it holds every command's settings.
+func checkDirFlags(c *cli.Context) error {
+	if !c.IsSet("dir") {
+		return nil
+	}
+	if _, fromFile := configOrigin(c, "dir"); fromFile {
+		return nil
+	}
+	own := map[string]bool{}
+	for _, f := range append(append(awsFlags(), applyFlags()...), flagDir(), flagAllowForeign(), flagCommit()) {
+		own[f.Names()[0]] = true
+	}
+	for _, f := range functionFlags() {
+		own[f.Names()[0]] = true
+	}
+	var ignored []string
+	for _, f := range buildFlags() {
+		name := f.Names()[0]
+		if _, fromFile := configOrigin(c, name); !own[name] && name != "quiet" && c.IsSet(name) && !fromFile {
+			ignored = append(ignored, "--"+name)
+		}
+	}
+	if len(ignored) > 0 {
+		return usagef("publish --dir %s publishes that bake as it is, so %s would do nothing: drop them, or drop --dir to bake with them",
+			c.String("dir"), strings.Join(ignored, ", "))
+	}
+	return nil
 }
 
 // reportJSON prints the report with --json, also when the run failed partway.
