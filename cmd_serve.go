@@ -34,6 +34,8 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "api", EnvVars: []string{"STUDIOBAKE_SERVE_API"},
 				Usage: "Mastra server to forward the API prefix to, e.g. http://localhost:4111 (bakes that call their own origin)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "do not print a line per request"},
+			// The gate's secrets are never in the bake: read where publish reads them.
+			flagCookieSecretFile(""), flagAuthUsers(""), flagAllowWeakUsers(""),
 		},
 		Action: runServe,
 	}
@@ -59,6 +61,9 @@ func runServe(c *cli.Context) error {
 		Out:  c.App.Writer,
 		Log:  c.App.ErrWriter,
 		API:  c.String("api"),
+		// The gate's secrets are never in the bake: read them where
+		// publish does.
+		Secrets: secretInput(c),
 	}
 	if !c.Bool("quiet") {
 		o.AccessLog = c.App.Writer

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/studiobake/studiobake/templates"
 )
 
 // DefaultAddr is where serve listens unless told otherwise: loopback only,
@@ -33,6 +35,9 @@ type Options struct {
 	API string
 	// AccessLog gets one line per request with the gate's rewrite (nil: none).
 	AccessLog io.Writer
+	// Secrets says where the gate's KeyValueStore entries are kept (the
+	// cookie secret, users in the store); see Handler.UseSecrets.
+	Secrets templates.SecretInput
 }
 
 // Server is a running preview.
@@ -59,6 +64,9 @@ func Start(o Options) (*Server, error) {
 	}
 	h, err := NewHandler(o.Dir, logw)
 	if err != nil {
+		return nil, err
+	}
+	if err := h.UseSecrets(o.Secrets); err != nil {
 		return nil, err
 	}
 	h.AccessLog = o.AccessLog
