@@ -115,7 +115,7 @@ func TestGateEncodingSize(t *testing.T) {
 	u, _, _ := NewUser("alice")
 	o := CloudFrontOptions{BasePath: "/agents", Routes: legacyRoutes, APIPrefix: "/api", RootProbe: true,
 		AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, Basic: &BasicAuth{Realm: DefaultRealm, Users: []User{u}},
-		Cookie: &CookieAuth{Name: DefaultCookieName, LoginURL: "https://login.example.com/", ReturnParam: DefaultReturnParam, Secret: strings.Repeat("k", 40)},
+		Cookie: &CookieAuth{Name: DefaultCookieName, LoginURL: "https://login.example.com/", ReturnParam: DefaultReturnParam},
 		KVSARN: testARN}
 	for i := 0; i < 31; i++ {
 		o.Encoded = append(o.Encoded, fmt.Sprintf("/assets/chunk-name-%02d-AbCdEf12.js", i))
