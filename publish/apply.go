@@ -79,7 +79,7 @@ func (r *runner) writeNewRecord(ctx context.Context, st *state) error {
 			f := st.files[a.Path]
 			sum := md5.Sum(b)
 			st.objects[a.Path] = ObjectState{ETag: hex.EncodeToString(sum[:]), Size: f.Size, SHA256: f.SHA256,
-				ContentType: f.ContentType, CacheControl: f.CacheControl}
+				ContentType: f.ContentType, CacheControl: f.CacheControl, ContentEncoding: f.ContentEncoding}
 		}
 	}
 	// Complete unless something after the entry page must be remembered
@@ -168,14 +168,22 @@ func (r *runner) put(ctx context.Context, f *LocalFile) (ObjectState, error) {
 	defer body.Close()
 	out, err := r.sess.store.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: &r.sess.bucket, Key: &key, Body: body, ContentLength: aws.Int64(f.Size),
-		ContentType: aws.String(f.ContentType), CacheControl: aws.String(f.CacheControl),
+		ContentType: aws.String(f.ContentType), CacheControl: aws.String(f.CacheControl), ContentEncoding: optional(f.ContentEncoding),
 		Metadata: map[string]string{metaSHA256: f.SHA256, metaPrefix: prefixMark(r.sess.prefix)},
 	})
 	if err != nil {
 		return ObjectState{}, fmt.Errorf("upload: %w", describeS3Error(r.sess.bucket, key, err))
 	}
 	return ObjectState{ETag: cleanETag(aws.ToString(out.ETag)), Size: f.Size, SHA256: f.SHA256,
-		ContentType: f.ContentType, CacheControl: f.CacheControl}, nil
+		ContentType: f.ContentType, CacheControl: f.CacheControl, ContentEncoding: f.ContentEncoding}, nil
+}
+
+// optional is nil for "": S3 then stores no such header.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 func (r *runner) putRecord(ctx context.Context, st *state) error {

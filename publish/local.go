@@ -38,7 +38,10 @@ type LocalFile struct {
 	SHA256       string `json:"sha256"`
 	ContentType  string `json:"contentType"`
 	CacheControl string `json:"cacheControl"`
-	Phase        Phase  `json:"-"`
+	// ContentEncoding is set on precompressed variants ("br", "gzip"),
+	// which otherwise carry the headers of the file they encode.
+	ContentEncoding string `json:"contentEncoding,omitempty"`
+	Phase           Phase  `json:"-"`
 
 	file string // where the content is on disk, or
 	data []byte // the content itself (rollback restores entry files from a record)
@@ -103,8 +106,10 @@ func LoadBake(dir string) (*Bake, error) {
 		return nil, fmt.Errorf("read bake %s: %w", dir, err)
 	}
 	for _, mf := range m.Files {
-		if !seen[mf.Path] {
-			return nil, fmt.Errorf("read bake %s: %s is in %s but not in %s/ (rebuild)", dir, mf.Path, build.ManifestFile, build.SiteDir)
+		for _, v := range append([]build.Variant{{Path: mf.Path}}, mf.Variants...) {
+			if !seen[v.Path] {
+				return nil, fmt.Errorf("read bake %s: %s is in %s but not in %s/ (rebuild)", dir, v.Path, build.ManifestFile, build.SiteDir)
+			}
 		}
 	}
 	sort.Slice(b.Files, func(i, j int) bool { return b.Files[i].Path < b.Files[j].Path })
@@ -121,10 +126,22 @@ func (b *Bake) localFile(rel, p string) (LocalFile, error) {
 	if entry == "" {
 		entry = build.EntryFile
 	}
-	class := build.Revalidate
-	if mf := b.Manifest.File(rel); mf != nil {
-		if mf.SHA256 != sum || mf.Size != size {
-			return f, fmt.Errorf("%s changed after the bake (manifest sha256 %.12s…, file %.12s…): rebuild", rel, mf.SHA256, sum)
+	class, of := build.Revalidate, rel
+	mf := b.Manifest.File(rel)
+	var wantSum string
+	var wantSize int64
+	if mf != nil {
+		wantSum, wantSize = mf.SHA256, mf.Size
+	} else if orig, v := b.Manifest.Variant(rel); v != nil {
+		// A precompressed variant: its own Content-Encoding, the headers
+		// of the file it encodes, and that file's phase, so that the entry
+		// page's variants switch readers with it.
+		mf, of, f.ContentEncoding = orig, orig.Path, v.Encoding
+		wantSum, wantSize = v.SHA256, v.Size
+	}
+	if mf != nil {
+		if wantSum != sum || wantSize != size {
+			return f, fmt.Errorf("%s changed after the bake (manifest sha256 %.12s…, file %.12s…): rebuild", rel, wantSum, sum)
 		}
 		f.ContentType, class = mf.ContentType, mf.Cache
 	} else {
@@ -137,7 +154,7 @@ func (b *Bake) localFile(rel, p string) (LocalFile, error) {
 	}
 	f.CacheControl = class.CacheControl()
 	switch {
-	case rel == entry:
+	case of == entry:
 		f.Phase = PhaseEntry
 	case class == build.Immutable:
 		f.Phase = PhaseAsset

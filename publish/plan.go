@@ -23,13 +23,14 @@ const (
 
 // RemoteObject is one object under the prefix, by path relative to it.
 type RemoteObject struct {
-	Path         string
-	Size         int64
-	ETag         string
-	SHA256       string // from studiobake's metadata; "" when not ours
-	ContentType  string
-	CacheControl string
-	Owned        bool // uploaded by studiobake for this prefix
+	Path            string
+	Size            int64
+	ETag            string
+	SHA256          string // from studiobake's metadata; "" when not ours
+	ContentType     string
+	CacheControl    string
+	ContentEncoding string
+	Owned           bool // uploaded by studiobake for this prefix
 }
 
 // Remote is the state publish plans against.
@@ -99,7 +100,7 @@ func Plan(local []LocalFile, remote Remote, opt PlanOptions) *Changes {
 			a.Reason = ReasonReplaceForeign
 		case r.SHA256 != f.SHA256 || r.Size != f.Size:
 			a.Reason = ReasonContentChanged
-		case r.ContentType != f.ContentType || r.CacheControl != f.CacheControl:
+		case r.ContentType != f.ContentType || r.CacheControl != f.CacheControl || r.ContentEncoding != f.ContentEncoding:
 			a.Reason = ReasonHeadersChanged
 		default:
 			a.Reason = ReasonUnchanged

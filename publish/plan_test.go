@@ -55,6 +55,13 @@ func TestPlanReasons(t *testing.T) {
 			check: func(t *testing.T, c *Changes) {
 				wantActions(t, "uploads", c.Uploads, "assets/a-1.js", ReasonHeadersChanged)
 			}},
+		{desc: "another Content-Encoding is headers changed",
+			local: []LocalFile{{Path: "assets/a-1.js.br", Size: 10, SHA256: "s1", ContentType: js, CacheControl: imm,
+				ContentEncoding: "br", Phase: PhaseAsset}},
+			remote: []RemoteObject{ours("assets/a-1.js.br", "s1", js, imm)},
+			check: func(t *testing.T, c *Changes) {
+				wantActions(t, "uploads", c.Uploads, "assets/a-1.js.br", ReasonHeadersChanged)
+			}},
 		{desc: "another Content-Type is headers changed",
 			local:  []LocalFile{asset("assets/a-1.js", "s1")},
 			remote: []RemoteObject{ours("assets/a-1.js", "s1", "application/octet-stream", imm)},

@@ -62,12 +62,13 @@ type Release struct {
 
 // FileState is one file of a release.
 type FileState struct {
-	Path         string `json:"path"`
-	Size         int64  `json:"size"`
-	SHA256       string `json:"sha256"`
-	ContentType  string `json:"contentType"`
-	CacheControl string `json:"cacheControl"`
-	Phase        Phase  `json:"phase"`
+	Path            string `json:"path"`
+	Size            int64  `json:"size"`
+	SHA256          string `json:"sha256"`
+	ContentType     string `json:"contentType"`
+	CacheControl    string `json:"cacheControl"`
+	ContentEncoding string `json:"contentEncoding,omitempty"`
+	Phase           Phase  `json:"phase"`
 }
 
 // RetainedRelease names an earlier release and the paths it references.
@@ -79,11 +80,12 @@ type RetainedRelease struct {
 
 // ObjectState is what studiobake last saw of one of its objects.
 type ObjectState struct {
-	ETag         string `json:"etag"`
-	Size         int64  `json:"size"`
-	SHA256       string `json:"sha256"`
-	ContentType  string `json:"contentType"`
-	CacheControl string `json:"cacheControl"`
+	ETag            string `json:"etag"`
+	Size            int64  `json:"size"`
+	SHA256          string `json:"sha256"`
+	ContentType     string `json:"contentType"`
+	CacheControl    string `json:"cacheControl"`
+	ContentEncoding string `json:"contentEncoding,omitempty"`
 }
 
 func recordKey(prefix, id string) string { return prefix + releasesDir + id + ".json" }
@@ -120,7 +122,7 @@ func fileStates(files []LocalFile) []FileState {
 	out := make([]FileState, len(files))
 	for i, f := range files {
 		out[i] = FileState{Path: f.Path, Size: f.Size, SHA256: f.SHA256, ContentType: f.ContentType,
-			CacheControl: f.CacheControl, Phase: f.Phase}
+			CacheControl: f.CacheControl, ContentEncoding: f.ContentEncoding, Phase: f.Phase}
 	}
 	return out
 }
@@ -130,6 +132,10 @@ func digestOf(files []FileState) string {
 	lines := make([]string, len(files))
 	for i, f := range files {
 		lines[i] = strings.Join([]string{f.Path, f.SHA256, f.ContentType, f.CacheControl}, "\t")
+		if f.ContentEncoding != "" {
+			// Only when set: releases recorded before variants keep their digest.
+			lines[i] += "\t" + f.ContentEncoding
+		}
 	}
 	sort.Strings(lines)
 	sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))

@@ -190,6 +190,7 @@ func cached(r *Release, o RemoteObject) (RemoteObject, bool) {
 		return o, false
 	}
 	o.SHA256, o.ContentType, o.CacheControl, o.Owned = c.SHA256, c.ContentType, c.CacheControl, true
+	o.ContentEncoding = c.ContentEncoding
 	return o, true
 }
 
@@ -205,6 +206,7 @@ func (s *session) head(ctx context.Context, o RemoteObject) (_ RemoteObject, gon
 		return o, false, fmt.Errorf("head: %w", describeS3Error(s.bucket, key, err))
 	}
 	o.ContentType, o.CacheControl = aws.ToString(out.ContentType), aws.ToString(out.CacheControl)
+	o.ContentEncoding = aws.ToString(out.ContentEncoding)
 	o.ETag, o.Size = cleanETag(aws.ToString(out.ETag)), aws.ToInt64(out.ContentLength)
 	sum, mark := metaValue(out.Metadata, metaSHA256), metaValue(out.Metadata, metaPrefix)
 	if sum != "" && mark == prefixMark(s.prefix) {

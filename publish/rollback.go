@@ -181,7 +181,7 @@ func filesOf(rec *Release) []LocalFile {
 	out := make([]LocalFile, len(rec.Files))
 	for i, f := range rec.Files {
 		out[i] = LocalFile{Path: f.Path, Size: f.Size, SHA256: f.SHA256, ContentType: f.ContentType,
-			CacheControl: f.CacheControl, Phase: f.Phase, data: rec.Entries[f.Path]}
+			CacheControl: f.CacheControl, ContentEncoding: f.ContentEncoding, Phase: f.Phase, data: rec.Entries[f.Path]}
 	}
 	return out
 }

@@ -235,7 +235,7 @@ func (r *runner) newState(l *listing, newest *Release, files []LocalFile, m *bui
 	for p, o := range l.objects {
 		if o.Owned {
 			st.objects[p] = ObjectState{ETag: o.ETag, Size: o.Size, SHA256: o.SHA256,
-				ContentType: o.ContentType, CacheControl: o.CacheControl}
+				ContentType: o.ContentType, CacheControl: o.CacheControl, ContentEncoding: o.ContentEncoding}
 		}
 	}
 	keepOld := r.o.KeepReleases - 1

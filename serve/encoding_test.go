@@ -2,7 +2,6 @@ package serve
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,29 +10,15 @@ import (
 	"testing"
 
 	"github.com/studiobake/studiobake/build"
+	"github.com/studiobake/studiobake/build/buildtest"
 )
-
-// precompressedBake bakes the 1.31-shaped test tree, whose main chunk and
-// page get variants, under /agents.
-func precompressedBake(t *testing.T) (string, *build.Manifest) {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), "dist")
-	r, err := build.Run(context.Background(), build.Options{
-		Source: &build.Source{Dir: filepath.Join("..", "testdata", "studio", "v1.31")}, Out: out,
-		Values: map[string]string{"MASTRA_STUDIO_BASE_PATH": "/agents"}, BasePath: "/agents", CacheDir: t.TempDir(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out, r.Manifest
-}
 
 // TestServeEncoding: serve negotiates as the gate does and answers like the
 // bucket publish fills: the variant with its Content-Encoding and the
 // file's Content-Type and Cache-Control, Vary on every answer, a body that
 // decodes to the file, 406 only when nothing is acceptable.
 func TestServeEncoding(t *testing.T) {
-	dir, m := precompressedBake(t)
+	dir, m := buildtest.PrecompressedBake(t)
 	h, err := NewHandler(dir, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +82,7 @@ func TestServeEncoding(t *testing.T) {
 // variant missing from the bucket is on CloudFront: never the file's bytes
 // under a Content-Encoding, nor a variant's without one.
 func TestServeEncodingVariantMissing(t *testing.T) {
-	dir, _ := precompressedBake(t)
+	dir, _ := buildtest.PrecompressedBake(t)
 	if err := os.Remove(filepath.Join(dir, build.SiteDir, "assets", "main-W2e3R4t5.js.br")); err != nil {
 		t.Fatal(err)
 	}
