@@ -44,9 +44,7 @@ func TestServeEncoding(t *testing.T) {
 		{"/agents/tools", "br", "br", m.File(build.EntryFile), 200},
 	}
 	for _, c := range cases {
-		resp := get(t, srv.URL+c.uri, c.accept, "")
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, body := buildtest.Get(t, srv.URL+c.uri, map[string]string{"Accept-Encoding": c.accept})
 		label := c.uri + " with Accept-Encoding " + c.accept
 		if resp.StatusCode != c.status || resp.Header.Get("Vary") != "Accept-Encoding" {
 			t.Errorf("%s: %d, Vary %q", label, resp.StatusCode, resp.Header.Get("Vary"))
@@ -68,12 +66,12 @@ func TestServeEncoding(t *testing.T) {
 	}
 
 	// Each variant has its own ETag, so a revalidation never mixes them.
-	br := get(t, srv.URL+"/agents/assets/main-W2e3R4t5.js", "br", "")
-	br.Body.Close()
-	if again := get(t, srv.URL+"/agents/assets/main-W2e3R4t5.js", "br", br.Header.Get("ETag")); again.StatusCode != 304 {
+	url := srv.URL + "/agents/assets/main-W2e3R4t5.js"
+	br, _ := buildtest.Get(t, url, map[string]string{"Accept-Encoding": "br"})
+	if again, _ := buildtest.Get(t, url, map[string]string{"Accept-Encoding": "br", "If-None-Match": br.Header.Get("ETag")}); again.StatusCode != 304 {
 		t.Errorf("revalidating the brotli variant: %d", again.StatusCode)
 	}
-	if other := get(t, srv.URL+"/agents/assets/main-W2e3R4t5.js", "gzip", br.Header.Get("ETag")); other.StatusCode != 200 {
+	if other, _ := buildtest.Get(t, url, map[string]string{"Accept-Encoding": "gzip", "If-None-Match": br.Header.Get("ETag")}); other.StatusCode != 200 {
 		t.Errorf("the brotli ETag validated the gzip variant: %d", other.StatusCode)
 	}
 }
@@ -97,26 +95,6 @@ func TestServeEncodingVariantMissing(t *testing.T) {
 	if rec.Code != http.StatusNotFound || rec.Header().Get("Content-Encoding") != "" {
 		t.Errorf("%d, Content-Encoding %q", rec.Code, rec.Header().Get("Content-Encoding"))
 	}
-}
-
-func get(t *testing.T, url, accept, etag string) *http.Response {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if accept != "" {
-		req.Header.Set("Accept-Encoding", accept)
-	}
-	if etag != "" {
-		req.Header.Set("If-None-Match", etag)
-	}
-	// The transport's own gzip handling would hide the encoding.
-	resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp
 }
 
 func decodeBody(t *testing.T, encoding string, b []byte) []byte {

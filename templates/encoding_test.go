@@ -138,8 +138,8 @@ func TestGateEncodingSize(t *testing.T) {
 
 // TestEdgeFilesWithVariants: the headers policy adds Vary (as CloudFront's
 // API reads the document), the CloudFront README says what the cache
-// needs, and nothing generated for the hosts that compress by themselves
-// (Netlify, Cloudflare Pages) names a variant.
+// needs, nginx serves the variants, and nothing generated for the hosts
+// that compress by themselves (Netlify, Cloudflare Pages) names a variant.
 func TestEdgeFilesWithVariants(t *testing.T) {
 	dir, m := testBake(t, "/agents", false)
 	for i := range m.Files {
@@ -181,8 +181,16 @@ func TestEdgeFilesWithVariants(t *testing.T) {
 		}
 	}
 
+	if conf := string(files["nginx/"+NginxFile]); !strings.Contains(conf, "gzip_static on;") ||
+		!strings.Contains(conf, "include studio-brotli.con[f];") || string(files["nginx/"+NginxBrotliFile]) == "" {
+		t.Errorf("nginx: no gzip_static or brotli include:\n%s", conf)
+	}
+
 	m.Files = encodedManifest().Files[3:4] // no variants left
 	if p, _ := HeadersPolicy(m, map[string]string{}); strings.Contains(string(p), "Vary") {
 		t.Errorf("a bake without variants gets Vary: %s", p)
+	}
+	if nf, _ := nginxFiles(m, map[string]string{}); nf[NginxBrotliFile] != nil || strings.Contains(string(nf[NginxFile]), "gzip_static") {
+		t.Errorf("nginx serves variants of a bake without them:\n%s", nf[NginxFile])
 	}
 }

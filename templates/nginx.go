@@ -9,8 +9,12 @@ import (
 	"github.com/studiobake/studiobake/build"
 )
 
-// NginxFile is the one file of edge/nginx/.
-const NginxFile = "studio.conf"
+// Files of edge/nginx/: the configuration, and the brotli switch that a
+// bake with precompressed variants adds (see precompressed).
+const (
+	NginxFile       = "studio.conf"
+	NginxBrotliFile = "studio-brotli.conf"
+)
 
 // nginxFiles writes studio.conf: a Cache-Control map, the API upstream in
 // one-origin mode, and a server block that routes like the CloudFront gate
@@ -29,7 +33,12 @@ func nginxFiles(m *build.Manifest, headers map[string]string) (map[string][]byte
 		}
 	}
 	c := nginxConfig{m: m, headers: headers, upstream: up, suffix: nginxSuffix(m.BasePath)}
-	return map[string][]byte{NginxFile: c.build()}, nil
+	files := map[string][]byte{NginxFile: c.build()}
+	if Precompressed(m) {
+		files[NginxBrotliFile] = []byte("# " + generatedBy + ": included by " + NginxFile + " where the\n" +
+			"# brotli module is loaded (Debian: libnginx-mod-http-brotli-static).\nbrotli_static on;\n")
+	}
+	return files, nil
 }
 
 func nginxUpstreamURL(s string) (*url.URL, error) {
@@ -161,6 +170,7 @@ func (c *nginxConfig) studio() {
 		c.w("        add_header %s \"%s\" always;\n", kv[0], kv[1])
 	}
 	c.w("        add_header Cache-Control $studiobake_cache%s;\n", c.suffix)
+	c.precompressed()
 	c.w("        try_files $uri %s/index.html;\n\n", base)
 	c.w("        # The page's dev-reload endpoint: answer once, cheaply.\n")
 	c.w("        location = %s%s {\n            return 204;\n        }\n\n", base, build.RefreshEvents)
@@ -177,6 +187,29 @@ func (c *nginxConfig) studio() {
 	}
 	c.w("        # A dotted last segment is a file: serve it or 404, never index.html.\n")
 	c.w("        location ~ ^%s/(?:.*/)?[^/]*\\.[^/]*$ {\n            try_files $uri =404;\n        }\n    }\n", qbase)
+}
+
+// precompressed serves the bake's FILE.gz and FILE.br to the viewers that
+// accept them. gzip_static is part of nginx; brotli_static is a module
+// that an unknown-directive error would make nginx refuse to start
+// without, so it sits in its own file, included by a pattern that matches
+// nothing until that file is installed.
+func (c *nginxConfig) precompressed() {
+	if !Precompressed(c.m) {
+		return
+	}
+	c.w("\n        # Precompressed copies beside the files (FILE.gz, FILE.br), sent with\n")
+	c.w("        # Vary: Accept-Encoding. Brotli needs the brotli module (Debian:\n")
+	c.w("        # libnginx-mod-http-brotli-static): where it is loaded, copy %s\n", NginxBrotliFile)
+	c.w("        # into /etc/nginx/ (the directory of nginx.conf); until then this\n")
+	c.w("        # pattern matches nothing and viewers get gzip.\n")
+	c.w("        gzip_static on;\n        gzip_vary on;\n        include %s;\n", nginxGlob(NginxBrotliFile))
+}
+
+// nginxGlob makes an include of one file a pattern, which nginx accepts
+// when nothing matches it.
+func nginxGlob(name string) string {
+	return name[:len(name)-1] + "[" + name[len(name)-1:] + "]"
 }
 
 // nginxQuote quotes a map key or value.

@@ -1,18 +1,15 @@
 package templates
 
 import (
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/studiobake/studiobake/build"
+	"github.com/studiobake/studiobake/templates/nginxtest"
 	"github.com/studiobake/studiobake/templates/proxytest"
 )
 
@@ -39,14 +36,7 @@ func TestNginxRouting(t *testing.T) {
 
 func nginxExe(t *testing.T) string {
 	t.Helper()
-	exe, err := exec.LookPath("nginx")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("nginx not installed: CI tests the generated server block in a real nginx")
-		}
-		t.Skip("nginx not installed")
-	}
-	return exe
+	return nginxtest.Exe(t)
 }
 
 // checkServedCase checks one routing fixture against a host serving the
@@ -113,43 +103,7 @@ func startNginx(t *testing.T, exe string, m *build.Manifest, edit func(string) s
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	server := strings.Replace(string(files[NginxFile]), "listen 80;", "listen "+addr+";", 1)
-	server = strings.Replace(server, "root /srv/studio;", "root "+root+";", 1)
-	if edit != nil {
-		server = edit(server)
-	}
-	conf := fmt.Sprintf("pid %[1]s/nginx.pid;\nerror_log %[1]s/error.log;\nevents {}\nhttp {\n  access_log off;\n"+
-		"  client_body_temp_path %[1]s/body; proxy_temp_path %[1]s/proxy; fastcgi_temp_path %[1]s/fcgi;\n"+
-		"  uwsgi_temp_path %[1]s/uwsgi; scgi_temp_path %[1]s/scgi;\n%[2]s}\n", dir, server)
-	confPath := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// master_process off: one process, no switch to an unprivileged user
-	// that could not read the temporary directory.
-	cmd := exec.Command(exe, "-p", dir, "-c", confPath, "-g", "daemon off; master_process off;")
-	out := &strings.Builder{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	for i := 0; i < 100; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return "http://" + addr
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	errLog, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-	t.Fatalf("nginx did not start: %s\n%s", out, errLog)
-	return ""
+	return nginxtest.Start(t, exe, nginxtest.Options{Files: files, Conf: NginxFile, Root: root, Edit: edit})
 }
 
 // TestNginxAPI runs the one-origin configuration in a real nginx against a

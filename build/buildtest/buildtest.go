@@ -4,6 +4,8 @@ package buildtest
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -31,4 +33,30 @@ func PrecompressedBake(t testing.TB) (dir string, m *build.Manifest) {
 		t.Fatal("the test tree has no precompressed variants")
 	}
 	return out, r.Manifest
+}
+
+// Get fetches url with the given request headers and returns the answer
+// and its body as sent: no transparent gzip decoding, which would hide the
+// Content-Encoding under test.
+func Get(t testing.TB, url string, headers map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range headers {
+		if v != "" {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, body
 }
