@@ -9,21 +9,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-21}
-MASTRA_VERSION=${MASTRA_VERSION:-1.31.0}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-
-go build -trimpath -o "$work/studiobake" .
-sb="$work/studiobake"
-if [ -z "${STUDIO_DIR:-}" ]; then
-  cache=${BENCH_CACHE:-"${XDG_CACHE_HOME:-$HOME/.cache}/studiobake-bench"}
-  "$sb" build -q --mastra-version "$MASTRA_VERSION" --cache-dir "$cache" --out "$work/warm"
-  STUDIO_DIR="$cache/npm/mastra@$MASTRA_VERSION/studio"
-fi
-[ -f "$STUDIO_DIR/index.html" ] || { echo "bench: no Studio tree at $STUDIO_DIR" >&2; exit 1; }
-files=$(find "$STUDIO_DIR" -type f | wc -l)
-bytes=$(du -sb "$STUDIO_DIR" | cut -f1)
-echo "Studio tree: $STUDIO_DIR ($files files, $bytes bytes); $RUNS runs each, interleaved"
+. bench/studio.sh
+echo "$RUNS runs each, interleaved; the bakes take their precompressed variants from $cache (bench/compress.sh measures a first bake)"
 
 now() { date +%s%N; }
 cp_times=() sb_times=() start_times=()
@@ -34,7 +23,7 @@ for i in $(seq "$RUNS"); do
   sync
   t0=$(now); cp -r "$STUDIO_DIR" "$work/cp"; t1=$(now)
   cp_times+=($(( (t1 - t0) / 1000 )))
-  t0=$(now); "$sb" build -q --studio "$STUDIO_DIR" --base-path /agents --out "$work/sb"; t1=$(now)
+  t0=$(now); "$sb" build -q --studio "$STUDIO_DIR" --cache-dir "$cache" --base-path /agents --out "$work/sb"; t1=$(now)
   sb_times+=($(( (t1 - t0) / 1000 )))
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
@@ -45,7 +34,7 @@ start_med=$(median "${start_times[@]}")
 peak=0
 for i in 1 2 3 4 5; do
   rm -rf "$work/sb"
-  kb=$( { /usr/bin/time -f '%M' "$sb" build -q --studio "$STUDIO_DIR" --base-path /agents --out "$work/sb"; } 2>&1 | tail -n 1)
+  kb=$( { /usr/bin/time -f '%M' "$sb" build -q --studio "$STUDIO_DIR" --cache-dir "$cache" --base-path /agents --out "$work/sb"; } 2>&1 | tail -n 1)
   [ "$kb" -gt "$peak" ] && peak=$kb
 done
 
@@ -60,7 +49,7 @@ awk -v c="$cp_med" -v s="$sb_med" -v v="$start_med" -v p="$peak" 'BEGIN {
 
 echo
 echo "In-process (go test -bench, same run): BenchmarkBakeReal vs BenchmarkCopyReal"
-STUDIOBAKE_STUDIO_DIR="$STUDIO_DIR" go test -run '^$' -bench 'Real$' -benchtime "${RUNS}x" -count 3 ./build/ |
+STUDIOBAKE_STUDIO_DIR="$STUDIO_DIR" STUDIOBAKE_CACHE_DIR="$cache" go test -run '^$' -bench 'Real$' -benchtime "${RUNS}x" -count 3 ./build/ |
   awk '/^Benchmark/ { print; split($1, p, "-"); sum[p[1]] += $3; n[p[1]]++ }
        END { b = sum["BenchmarkBakeReal"] / n["BenchmarkBakeReal"]; c = sum["BenchmarkCopyReal"] / n["BenchmarkCopyReal"]
              printf "in-process ratio (bake / cp -r): %.2fx   (goal <= 2x)\n", b / c }'

@@ -19,15 +19,34 @@ func realStudio(b *testing.B) string {
 	return dir
 }
 
-// BenchmarkBakeReal bakes the real Studio tree; compare with BenchmarkCopyReal
-// (cp -r of the same tree, measured in the same run).
+// BenchmarkBakeReal bakes the real Studio tree as build does by default,
+// its precompressed variants taken from the cache (filled before the clock
+// starts); compare with BenchmarkCopyReal (cp -r of the same tree, measured
+// in the same run).
 func BenchmarkBakeReal(b *testing.B) {
+	benchBake(b, PrecompressBest)
+}
+
+// BenchmarkBakeRealNoVariants is the bake without variants (--precompress off).
+func BenchmarkBakeRealNoVariants(b *testing.B) {
+	benchBake(b, PrecompressOff)
+}
+
+func benchBake(b *testing.B, p Precompress) {
 	src := realStudio(b)
 	root := b.TempDir()
+	cache := os.Getenv("STUDIOBAKE_CACHE_DIR")
+	o := Options{Source: &Source{Dir: src}, Values: fullValues(), BasePath: "/agents", Precompress: p, CacheDir: cache, Warn: func(string) {}}
+	o.Out = filepath.Join(root, "warm")
+	if _, err := Run(context.Background(), o); err != nil {
+		b.Fatal(err)
+	}
 	b.ReportAllocs()
+	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		out := filepath.Join(root, "dist")
-		_, err := Run(context.Background(), Options{Source: &Source{Dir: src}, Out: out, Values: fullValues(), BasePath: "/agents", Warn: func(string) {}})
+		o.Out = out
+		_, err := Run(context.Background(), o)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -157,13 +157,17 @@ type PrecompressStats struct {
 // job is one content (by digest) and one codec: each is compressed once
 // per bake, however many files share the content, and once per cache.
 type job struct {
-	sum   string
+	sum   string // SHA-256 of the input
 	src   string // a site file with this content
 	size  int64
 	codec codec
-	entry string // cache entry path, "" without a cache
-	out   []byte // compressed in this bake
-	gain  bool   // the result is smaller than the input
+
+	done    bool   // the result is known: compressed now, or from the cache
+	gain    bool   // the result is smaller than the input
+	out     []byte // compressed in this bake
+	entry   string // else the cache entry holding it
+	outSum  string // SHA-256 of the result
+	outSize int64
 }
 
 // precompress writes the variants of site's compressible files beside them
@@ -234,44 +238,42 @@ func planJobs(files []File, codecs []codec, cache *variantCache) []*job {
 }
 
 // writeVariant writes f's variant from the job's bytes or cache entry and
-// describes it.
+// describes it. A cached entry is hard-linked, not copied: a bake from the
+// cache then costs a directory entry per variant instead of 5 MB of writes
+// (the cache notices a linked file edited in place: see lookup).
 func writeVariant(site, rel string, j *job) (Variant, error) {
-	v := Variant{Encoding: j.codec.Name, Path: rel + j.codec.Ext}
+	v := Variant{Encoding: j.codec.Name, Path: rel + j.codec.Ext, Size: j.outSize, SHA256: j.outSum}
 	to := filepath.Join(site, filepath.FromSlash(v.Path))
-	h := sha256.New()
-	var n int64
 	var err error
 	if j.out != nil {
-		h.Write(j.out)
-		n = int64(len(j.out))
 		err = os.WriteFile(to, j.out, 0o644)
-	} else {
-		n, err = copyHashed(j.entry, to, h)
+	} else if err = os.Link(j.entry, to); err != nil {
+		// Another file system, or a cache that is not ours to link.
+		err = copyFile(j.entry, to)
 	}
 	if err != nil {
 		return v, fmt.Errorf("precompress %s: %w", v.Path, err)
 	}
-	v.Size, v.SHA256 = n, hex.EncodeToString(h.Sum(nil))
 	return v, nil
 }
 
-func copyHashed(from, to string, h io.Writer) (int64, error) {
+func copyFile(from, to string) error {
 	in, err := os.Open(from)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer in.Close()
 	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	bp := chunks.Get().(*[]byte)
 	defer chunks.Put(bp)
-	n, err := io.CopyBuffer(io.MultiWriter(out, h), in, *bp)
+	_, err = io.CopyBuffer(struct{ io.Writer }{out}, struct{ io.Reader }{in}, *bp)
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
-	return n, err
+	return err
 }
 
 // compress runs one job and checks that the result decodes to the input:
@@ -293,6 +295,8 @@ func (j *job) compress(site string) error {
 	if _, err := io.Copy(h, r); err != nil || hex.EncodeToString(h.Sum(nil)) != j.sum {
 		return fmt.Errorf("%s %s: the compressed bytes do not decode to the file (%v)", j.codec.Name, j.src, err)
 	}
-	j.out, j.gain = out, len(out) < len(data)
+	sum := sha256.Sum256(out)
+	j.done, j.gain, j.out = true, len(out) < len(data), out
+	j.outSum, j.outSize = hex.EncodeToString(sum[:]), int64(len(out))
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -130,6 +131,24 @@ func TestPrecompressCache(t *testing.T) {
 	}
 	if d := DiffTrees(a, b); d != "" {
 		t.Errorf("a bake from the cache differs from the first: %s", d)
+	}
+	// The second bake linked the cached bytes; editing them in place
+	// through its site/ must not reach a third bake.
+	variant := filepath.Join(b, SiteDir, "assets", "main-W2e3R4t5.js.br")
+	sum := second.Manifest.File("assets/main-W2e3R4t5.js").SHA256
+	linked, err1 := os.Stat(variant)
+	entry, err2 := os.Stat(filepath.Join(cache, filepath.FromSlash(variantCacheDir), sum[:2], sum+".br11"))
+	if err1 != nil || err2 != nil || !os.SameFile(linked, entry) {
+		t.Errorf("%s is not linked to its cache entry: %v %v", variant, err1, err2)
+	}
+	f, err := os.OpenFile(variant, os.O_WRONLY|os.O_APPEND, 0)
+	must(t, err)
+	_, err = f.Write([]byte("edited"))
+	must(t, errors.Join(err, f.Close()))
+	third, c := bakeTestTree(t, "", "/agents", mod)
+	CheckBake(t, src, c, third.Manifest)
+	if p := third.Precompressed; p.Compressed != 1 {
+		t.Errorf("after an edit through a link: %+v, want that one entry compressed again", p)
 	}
 
 	cache = t.TempDir()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/studiobake/studiobake/build/npm"
 )
@@ -12,14 +13,19 @@ import (
 // Variant cache layout, under <CacheDir>/precompressed/v1/ (v1 changes with
 // the encoders, so that a new encoder never mixes with an old one's bytes):
 //
-//	ab/abcdef...64 hex.br11   compressed bytes of the content with that SHA-256
-//	ab/abcdef...64 hex.gzip9  empty: gzip 9 does not make that content smaller
-//	.lock                     held while a bake compresses what is missing
+//	ab/abcdef...64 hex.br11       compressed bytes of the content with that SHA-256
+//	ab/abcdef...64 hex.br11.sum   "SHA-256 size mtime" of those bytes, or "none":
+//	                              brotli 11 does not make that content smaller
+//	.lock                         held while a bake compresses what is missing
 //
 // Vite names Studio's files by their content, so a Studio version's
-// variants are computed by its first bake and reused by every later one.
-// Entries are written under a temporary name and renamed: a reader never
-// sees half an entry. Each was checked to decode to its input when made.
+// variants are computed by its first bake and reused by every later one,
+// which links them into its site/ and takes their digests from the .sum
+// files instead of reading them. Entries are written under a temporary
+// name and renamed, bytes first: a reader never sees half an entry, and
+// each was checked to decode to its input when made. An entry whose size
+// or modification time differ from its .sum was changed in place (through
+// a bake's link, say) and counts as missing.
 const variantCacheDir = "precompressed/v1"
 
 // variantCache is nil-safe: without a cache directory every job is compressed.
@@ -44,14 +50,27 @@ func (c *variantCache) path(j *job) string {
 	return filepath.Join(c.dir, j.sum[:2], j.sum+"."+j.codec.tag())
 }
 
-// lookup points j at its cache entry when there is one.
+// lookup takes j's result from the cache when the cache has it whole.
 func (c *variantCache) lookup(j *job) {
 	if !c.usable() {
 		return
 	}
 	p := c.path(j)
-	if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-		j.entry, j.gain = p, st.Size() > 0 && st.Size() < j.size
+	b, err := os.ReadFile(p + ".sum")
+	if err != nil {
+		return
+	}
+	var sum string
+	var size, mtime int64
+	if strings.TrimSpace(string(b)) == "none" {
+		j.done = true
+		return
+	}
+	if _, err := fmt.Sscanf(string(b), "%64s %d %d", &sum, &size, &mtime); err != nil || len(sum) != 64 {
+		return
+	}
+	if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Size() == size && st.ModTime().UnixNano() == mtime {
+		j.done, j.gain, j.entry, j.outSum, j.outSize = true, size < j.size, p, sum, size
 	}
 }
 
@@ -61,7 +80,7 @@ func (c *variantCache) lookup(j *job) {
 func (c *variantCache) fill(ctx context.Context, site string, jobs []*job, st *PrecompressStats) error {
 	var todo []*job
 	for _, j := range jobs {
-		if j.entry == "" {
+		if !j.done {
 			todo = append(todo, j)
 		} else {
 			st.Cached++
@@ -74,7 +93,7 @@ func (c *variantCache) fill(ctx context.Context, site string, jobs []*job, st *P
 		defer unlock()
 		var still []*job
 		for _, j := range todo {
-			if c.lookup(j); j.entry == "" {
+			if c.lookup(j); !j.done {
 				still = append(still, j)
 			} else {
 				st.Cached++
@@ -117,19 +136,26 @@ func (c *variantCache) lock(ctx context.Context) func() {
 	return unlock
 }
 
-// store keeps a job's result; a cache that cannot be written costs only time.
+// store keeps a job's result: its bytes, then its .sum with the size and
+// modification time they got. A cache that cannot be written costs only
+// time.
 func (c *variantCache) store(j *job) {
 	if !c.usable() {
 		return
 	}
-	data := j.out
-	if !j.gain {
-		data = nil
-	}
 	p := c.path(j)
+	sum := "none\n"
 	err := os.MkdirAll(filepath.Dir(p), 0o755)
+	if err == nil && j.gain {
+		if err = writeAtomic(p, j.out); err == nil {
+			var st os.FileInfo
+			if st, err = os.Stat(p); err == nil {
+				sum = fmt.Sprintf("%s %d %d\n", j.outSum, st.Size(), st.ModTime().UnixNano())
+			}
+		}
+	}
 	if err == nil {
-		err = writeAtomic(p, data)
+		err = writeAtomic(p+".sum", []byte(sum))
 	}
 	if err != nil {
 		c.disable(err)

@@ -78,6 +78,8 @@ func bake(t *testing.T, src *build.Source, flags map[string]string) string {
 		Source: src, Out: out, Values: cfg.Values, BasePath: cfg.BasePath,
 		APIEndpoint: cfg.APIEndpoint, APIOrigin: cfg.APIOrigin, TelemetryEnabled: cfg.TelemetryEnabled,
 		Version: "e2e",
+		// The cache the CLI uses too: brotli 11 runs once per machine.
+		CacheDir: os.Getenv("STUDIOBAKE_CACHE_DIR"),
 	})
 	if err != nil {
 		t.Fatalf("bake: %v", err)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -19,11 +20,27 @@ import (
 // variants.
 func PrecompressedBake(t testing.TB) (dir string, m *build.Manifest) {
 	t.Helper()
+	return BakeTree(t, nil)
+}
+
+// BakeTree is PrecompressedBake of a copy of the tree that edit changes
+// first (nil: the tree itself).
+func BakeTree(t testing.TB, edit func(tree string)) (dir string, m *build.Manifest) {
+	t.Helper()
 	_, here, _, _ := runtime.Caller(0)
+	tree := filepath.Join(filepath.Dir(here), "..", "..", "testdata", "studio", "v1.31")
+	if edit != nil {
+		copied := filepath.Join(t.TempDir(), "studio")
+		if err := os.CopyFS(copied, os.DirFS(tree)); err != nil {
+			t.Fatal(err)
+		}
+		tree = copied
+		edit(tree)
+	}
 	out := filepath.Join(t.TempDir(), "dist")
 	r, err := build.Run(context.Background(), build.Options{
-		Source: &build.Source{Dir: filepath.Join(filepath.Dir(here), "..", "..", "testdata", "studio", "v1.31")},
-		Out:    out, Values: map[string]string{"MASTRA_STUDIO_BASE_PATH": "/agents"}, BasePath: "/agents",
+		Source: &build.Source{Dir: tree}, Out: out, BasePath: "/agents",
+		Values:   map[string]string{"MASTRA_STUDIO_BASE_PATH": "/agents"},
 		CacheDir: t.TempDir(),
 	})
 	if err != nil {
