@@ -10,12 +10,15 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/studiobake/studiobake/build"
 )
 
 const fixIndexCache = "serve index.html with Cache-Control: public, max-age=0, must-revalidate " +
@@ -152,7 +155,9 @@ func (c *checker) assetItem(ctx context.Context, pg *page) Item {
 		return fail(IDAsset, "the page links no content-hashed asset (name-XXXXXXXX.js)", "check that the page is a Studio bake")
 	}
 	u := pg.resolve(a.ref)
-	f, err := c.get(ctx, u, nil)
+	// As a browser asks: the answer may be a precompressed variant, whose
+	// decoded body is what the integrity covers.
+	f, err := c.get(ctx, u, http.Header{"Accept-Encoding": {"br, gzip"}})
 	if err != nil {
 		return failErr(IDAsset, err, "check that every file of site/ was uploaded")
 	}
@@ -171,14 +176,40 @@ func (c *checker) assetItem(ctx context.Context, pg *page) Item {
 	if msg := badType(u.Path, f.header.Get("Content-Type")); msg != "" {
 		return fail(IDAsset, where+": "+msg, "serve .js as text/javascript and .css as text/css (studiobake publish sets Content-Type)")
 	}
+	body, enc, err := decoded(f)
+	if err != nil {
+		return fail(IDAsset, fmt.Sprintf("%s: %v", where, err), fixEncoding)
+	}
 	if a.integrity == "" {
-		return pass(IDAsset, fmt.Sprintf("%s: Cache-Control %q (the page carries no integrity attribute to compare)", where, cc))
+		return pass(IDAsset, fmt.Sprintf("%s: Cache-Control %q, %s (the page carries no integrity attribute to compare)", where, cc, enc))
 	}
-	if !sriMatches(a.integrity, f.body) {
-		return fail(IDAsset, fmt.Sprintf("%s: content does not match the page's integrity %q", where, a.integrity),
-			"something between the bucket and the browser rewrites files (minify, compression at the origin), or the page and assets come from different bakes: publish again")
+	if !sriMatches(a.integrity, body) {
+		return fail(IDAsset, fmt.Sprintf("%s: content (%s) does not match the page's integrity %q", where, enc, a.integrity),
+			"something between the bucket and the browser rewrites files (minify, compression at the origin), a precompressed FILE.br or FILE.gz was uploaded without its Content-Encoding, or the page and assets come from different bakes: publish again")
 	}
-	return pass(IDAsset, fmt.Sprintf("%s: Cache-Control %q, integrity matches", where, cc))
+	return pass(IDAsset, fmt.Sprintf("%s: Cache-Control %q, %s, integrity matches", where, cc, enc))
+}
+
+const fixEncoding = "upload each precompressed FILE.br and FILE.gz with Content-Encoding br or gzip (studiobake publish does), or leave them out"
+
+// decoded is an answer's body as the browser reads it, and how it came.
+func decoded(f *fetched) ([]byte, string, error) {
+	ce := strings.ToLower(strings.TrimSpace(f.header.Get("Content-Encoding")))
+	if ce == "" || ce == "identity" {
+		return f.body, fmt.Sprintf("uncompressed, %d bytes", len(f.body)), nil
+	}
+	if ce != "br" && ce != "gzip" {
+		return nil, "", fmt.Errorf("Content-Encoding %q, which the browser did not ask for", ce)
+	}
+	r, err := build.NewDecoder(ce, bytes.NewReader(f.body))
+	var body []byte
+	if err == nil {
+		body, err = io.ReadAll(io.LimitReader(r, maxBody))
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("Content-Encoding %s, but the body does not decode (%v)", ce, err)
+	}
+	return body, fmt.Sprintf("%s, %d bytes for %d", ce, len(f.body), len(body)), nil
 }
 
 func badType(p, ct string) string {

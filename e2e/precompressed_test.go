@@ -305,14 +305,8 @@ func fetchWithIntegrity(t *testing.T, pageURL string) []string {
 // fail: a .br that decodes to other bytes than the file must be refused.
 func TestBrowserRefusesTamperedVariant(t *testing.T) {
 	chromiumPath(t)
-	// The tree's entry script, long enough to get variants.
-	entry := "assets/index-K9j8H7g6.js"
-	dir, m := buildtest.BakeTree(t, func(tree string) {
-		js := strings.Repeat("document.title = 'Mastra Studio';\n", 40)
-		if err := os.WriteFile(filepath.Join(tree, entry), []byte(js), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	})
+	entry := buildtest.Entry
+	dir, m := buildtest.EntryBake(t)
 	site := filepath.Join(dir, build.SiteDir)
 	f := m.File(entry)
 	if f == nil || len(f.Variants) == 0 || !slices.Contains(integrityFiles(t, site), entry) {

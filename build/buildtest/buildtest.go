@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/studiobake/studiobake/build"
@@ -50,6 +51,22 @@ func BakeTree(t testing.TB, edit func(tree string)) (dir string, m *build.Manife
 		t.Fatal("the test tree has no precompressed variants")
 	}
 	return out, r.Manifest
+}
+
+// Entry is the test tree's entry script, which its page loads with
+// integrity.
+const Entry = "assets/index-K9j8H7g6.js"
+
+// EntryBake is BakeTree with an entry script long enough to get variants:
+// the page then loads a precompressed file with integrity.
+func EntryBake(t testing.TB) (dir string, m *build.Manifest) {
+	t.Helper()
+	return BakeTree(t, func(tree string) {
+		js := strings.Repeat("document.title = 'Mastra Studio';\n", 40)
+		if err := os.WriteFile(filepath.Join(tree, filepath.FromSlash(Entry)), []byte(js), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // Get fetches url with the given request headers and returns the answer
