@@ -30,6 +30,7 @@ const (
 	DefaultConcurrency    = 16
 	DefaultRequestTimeout = 5 * time.Minute
 	DefaultMaxAttempts    = 5
+	DefaultLockTimeout    = 10 * time.Minute
 )
 
 // maxHeads caps the HEAD requests spent classifying objects that neither the
@@ -75,6 +76,10 @@ type Options struct {
 	MaxDeletes  int
 	Concurrency int
 
+	// LockTimeout is how long a run waits while another run changes the
+	// prefix; default 10 minutes, negative: stop at once.
+	LockTimeout time.Duration
+
 	// To is the release Rollback makes live; "" means the one before the
 	// live release.
 	To string
@@ -95,6 +100,7 @@ type Options struct {
 	// Test knobs: the clock, the first TooManyInvalidations backoff and the
 	// invalidation poll interval.
 	clients      *testClients
+	lease        time.Duration // of a claim; default defaultLease
 	now          func() time.Time
 	retryBackoff time.Duration
 	pollInterval time.Duration
@@ -167,6 +173,12 @@ func (o *Options) defaults() error {
 	}
 	if o.Wait && o.DistributionID == "" {
 		return fmt.Errorf("--wait needs --distribution-id")
+	}
+	if o.LockTimeout == 0 {
+		o.LockTimeout = DefaultLockTimeout
+	}
+	if o.lease == 0 {
+		o.lease = defaultLease
 	}
 	if o.Stdout == nil {
 		o.Stdout = io.Discard
