@@ -98,6 +98,11 @@ func flagJSON() cli.Flag {
 	return &cli.BoolFlag{Name: "json", Usage: "print the result as JSON"}
 }
 
+func flagLockTimeout() cli.Flag {
+	return &cli.DurationFlag{Name: "lock-timeout", Value: publish.DefaultLockTimeout, EnvVars: []string{"STUDIOBAKE_LOCK_TIMEOUT"},
+		Usage: "wait up to `DURATION` while another publish or rollback changes the same prefix (0: stop at once)"}
+}
+
 func flagTo() cli.Flag {
 	return &cli.StringFlag{Name: "to", Usage: "roll back to release `ID` (default: the one before the live release)"}
 }
@@ -111,7 +116,8 @@ func awsFlags() []cli.Flag {
 }
 
 func applyFlags() []cli.Flag {
-	return []cli.Flag{flagDistribution(), flagWait(), flagDry(), flagKeep(), flagMaxDeletes(), flagConcurrency(), flagVerbose(), flagJSON()}
+	return []cli.Flag{flagDistribution(), flagWait(), flagDry(), flagKeep(), flagMaxDeletes(), flagConcurrency(),
+		flagLockTimeout(), flagVerbose(), flagJSON()}
 }
 
 // publishFlags are publish's own flags and build's (publish bakes first);
@@ -153,7 +159,9 @@ func publishCommand() *cli.Command {
 			"under <prefix>_studiobake/; files of the last --keep-releases releases stay for open tabs and\n" +
 			"rollback, older ones studiobake uploaded are deleted. Objects it did not upload are never\n" +
 			"deleted. Credentials come from the AWS SDK's default chain (environment, profiles, SSO, web\n" +
-			"identity, instance roles). Running the same publish again completes an interrupted one.",
+			"identity, instance roles). Running the same publish again completes an interrupted one.\n" +
+			"Publishes and rollbacks of one prefix take turns: a run that would change something claims the\n" +
+			"prefix first and waits (--lock-timeout) while another run holds it.",
 		Flags:  publishFlags(),
 		Action: runPublish,
 	}
@@ -203,7 +211,7 @@ func publishOptions(c *cli.Context) (publish.Options, error) {
 			RequestTimeout: c.Duration("request-timeout")},
 		DistributionID: c.String("distribution-id"), Wait: c.Bool("wait"), DryRun: c.Bool("dry-run"),
 		Force: c.Bool("allow-foreign"), KeepReleases: c.Int("keep-releases"), MaxDeletes: c.Int("max-deletes"),
-		Concurrency: c.Int("concurrency"), To: c.String("to"),
+		Concurrency: c.Int("concurrency"), LockTimeout: c.Duration("lock-timeout"), To: c.String("to"),
 		Verbose: c.Bool("verbose"), JSON: c.Bool("json"),
 		Version: version, Commit: c.String("commit"),
 		Stdout: c.App.Writer, Stderr: c.App.ErrWriter,
@@ -216,6 +224,9 @@ func publishOptions(c *cli.Context) (publish.Options, error) {
 	}
 	if o.MaxDeletes == 0 {
 		o.MaxDeletes = -1 // the flag's 0 means none; the options' 0 means the default
+	}
+	if c.IsSet("lock-timeout") && o.LockTimeout <= 0 {
+		o.LockTimeout = -1 // the flag's 0 stops at once; the options' 0 means the default
 	}
 	o.Progress = onTerminal(o.Stdout) && !o.JSON
 	if c.Bool("quiet") && !o.JSON { // build's --quiet, when publish bakes

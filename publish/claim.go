@@ -251,6 +251,9 @@ func (c *claim) isHeld() bool {
 func (c *claim) lostReason() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.lost == nil && c.held && !time.Now().Before(c.validUntil) {
+		c.lost = &claimLostError{fmt.Sprintf("no renewal reached the store for %s", c.lease/2)}
+	}
 	return c.lost
 }
 

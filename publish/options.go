@@ -101,6 +101,7 @@ type Options struct {
 	// invalidation poll interval.
 	clients      *testClients
 	lease        time.Duration // of a claim; default defaultLease
+	machine      string        // overrides the claim's machine: a run "elsewhere"
 	now          func() time.Time
 	retryBackoff time.Duration
 	pollInterval time.Duration

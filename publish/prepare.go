@@ -124,7 +124,13 @@ func (r *runner) prepare(ctx context.Context, v *view, lv liveView, t target) (*
 			}
 		}
 	}
-	st.changes = Plan(t.files, Remote{Objects: v.l.objects, Keep: keep, Hold: holds(v, lv)},
+	hold := holds(v, lv)
+	for p, why := range hold {
+		if why == ReasonInFlight {
+			delete(st.objects, p) // the other run's: no reason to rewrite this run's record
+		}
+	}
+	st.changes = Plan(t.files, Remote{Objects: v.l.objects, Keep: keep, Hold: hold},
 		PlanOptions{BasePath: t.manifest.BasePath, MaxDeletes: r.o.MaxDeletes, Force: r.o.Force})
 	if !st.complete && !st.fresh {
 		// An earlier run of this release stopped before invalidating.

@@ -57,6 +57,9 @@ type ReleaseInfo struct {
 type RunInfo struct {
 	claimBody
 	Renewed time.Time `json:"renewed"`
+	// Gone: the claim names a process of this machine that has ended; the
+	// next run removes the claim.
+	Gone bool `json:"gone,omitempty"`
 }
 
 // ReleasesReport is what `studiobake releases` shows.
@@ -103,7 +106,7 @@ func Releases(ctx context.Context, o Options) (*ReleasesReport, error) {
 	}
 	flying := map[string]bool{}
 	for _, run := range rep.InFlight {
-		flying[run.Run] = true
+		flying[run.Run] = !run.Gone
 	}
 	for _, rec := range recs {
 		rep.Releases = append(rep.Releases, ReleaseInfo{ID: rec.ID, Time: rec.Time, State: stateOf(rec, lv, flying),
@@ -144,7 +147,7 @@ func (r *runner) runsInFlight(ctx context.Context, l *listing) ([]RunInfo, error
 			return nil, err
 		}
 		if body != nil {
-			out = append(out, RunInfo{claimBody: *body, Renewed: o.Modified})
+			out = append(out, RunInfo{claimBody: *body, Renewed: o.Modified, Gone: body.processGone()})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Run < out[j].Run })
@@ -159,6 +162,10 @@ func printReleases(rep *reporter, rr *ReleasesReport) {
 		rep.linef("no release is live: %s", rr.Drift)
 	}
 	for _, run := range rr.InFlight {
+		if run.Gone {
+			rep.linef("gone: %s ended without removing its claim; the next run removes it", run.describe())
+			continue
+		}
 		rep.linef("in flight: %s, claim renewed %s", run.describe(), run.Renewed.Format(time.RFC3339))
 	}
 	for _, ri := range rr.Releases {

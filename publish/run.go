@@ -66,6 +66,9 @@ func connect(ctx context.Context, o *Options, prefix, op string) (*runner, error
 	r.sess = &session{store: r.counts, bucket: o.Bucket, prefix: prefix, conc: o.Concurrency}
 	r.claim = newClaim(store, &r.result.Requests.Claim, o.Bucket, prefix, o.lease, r.rep)
 	r.claim.body.Op = op
+	if o.machine != "" {
+		r.claim.body.Machine = o.machine
+	}
 	if cf != nil && o.DistributionID != "" {
 		r.cf = &cdn{client: cf, dist: o.DistributionID, backoff: o.retryBackoff, poll: o.pollInterval,
 			report: r.rep, count: &r.result.Requests.Invalidation}
