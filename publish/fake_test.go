@@ -51,7 +51,7 @@ type fakeStore struct {
 	// failOn fails the requests ("put key", "delete key", ...) it is true
 	// for, before they take effect.
 	failOn func(op string) bool
-	writes     int // clock of modification times
+	writes int // clock of modification times
 }
 
 type fakeObject struct {

@@ -130,19 +130,25 @@ func TestRollbackTarget(t *testing.T) {
 		wantErr string
 	}{
 		{desc: "the release before the live one", want: "2", live: []string{"3", "2", "1"},
-			recs: func() []*Release { return []*Release{rec("3", "c", "", true), rec("2", "b", "", true), rec("1", "a", "", true)} }},
+			recs: func() []*Release {
+				return []*Release{rec("3", "c", "", true), rec("2", "b", "", true), rec("1", "a", "", true)}
+			}},
 		{desc: "a live rollback goes back from its original", want: "1", live: []string{"4", "3", "2", "1"},
 			recs: func() []*Release {
 				return []*Release{rec("4", "b", "2", true), rec("3", "c", "", true), rec("2", "b", "", true), rec("1", "a", "", true)}
 			}},
 		{desc: "a release that never went live is skipped", want: "1", live: []string{"3", "1"},
-			recs: func() []*Release { return []*Release{rec("3", "c", "", true), rec("2", "b", "", true), rec("1", "a", "", true)} }},
+			recs: func() []*Release {
+				return []*Release{rec("3", "c", "", true), rec("2", "b", "", true), rec("1", "a", "", true)}
+			}},
 		{desc: "the newest record never went live: back from the live one", want: "2", live: []string{"3", "2", "1"},
 			recs: func() []*Release {
 				return []*Release{rec("4", "d", "", false), rec("3", "c", "", true), rec("2", "b", "", true), rec("1", "a", "", true)}
 			}},
 		{desc: "a release with the live files is skipped", want: "1", live: []string{"3", "2", "1"},
-			recs: func() []*Release { return []*Release{rec("3", "c", "", true), rec("2", "c", "", true), rec("1", "a", "", true)} }},
+			recs: func() []*Release {
+				return []*Release{rec("3", "c", "", true), rec("2", "c", "", true), rec("1", "a", "", true)}
+			}},
 		{desc: "an unfinished rollback is finished, not gone past", want: "2", live: []string{"3", "2", "1"},
 			recs: func() []*Release {
 				return []*Release{rec("4", "b", "2", false), rec("3", "c", "", true), rec("2", "b", "", true), rec("1", "a", "", true)}

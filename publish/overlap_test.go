@@ -146,7 +146,7 @@ func signalOn(match func(string) bool, nth int, ch chan struct{}) func(context.C
 	}
 }
 
-func isEntryPut(op string) bool   { return op == "put agents/index.html" }
+func isEntryPut(op string) bool    { return op == "put agents/index.html" }
 func isAssetDelete(op string) bool { return strings.HasPrefix(op, "delete agents/assets/") }
 func isList(op string) bool        { return strings.HasPrefix(op, "list ") }
 
