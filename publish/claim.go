@@ -11,7 +11,6 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,13 +52,7 @@ const defaultLease = time.Minute
 
 func claimKey(prefix, run string) string { return prefix + runsDir + run + ".json" }
 
-func claimFromKey(rel string) (string, bool) {
-	run, ok := strings.CutPrefix(rel, runsDir)
-	if !ok || strings.Contains(run, "/") {
-		return "", false
-	}
-	return strings.CutSuffix(run, ".json")
-}
+func claimFromKey(rel string) (string, bool) { return jsonName(rel, runsDir) }
 
 // claimBody is what a claim tells the other runs.
 type claimBody struct {

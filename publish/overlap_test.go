@@ -26,25 +26,8 @@ type overlapRun struct {
 	proxy *s3Proxy
 	rep   *Report
 	err   error
-	out   syncBuffer
+	out   bytes.Buffer // the reporter serialises writes; read once the run ended
 	done  chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 type overlapCase struct {
@@ -181,70 +164,39 @@ func TestOverlappingRuns(t *testing.T) {
 		c.finish(t, "v1")
 	})
 
-	// The re-run of the live bake starts while the new bake's run deletes
-	// the old release's files: it waits, then publishes its bake again
-	// (uploading what was deleted); the last run wins, whole.
-	t.Run("new bake deleting; re-run of the old live bake", func(t *testing.T) {
-		keep1 := func(o *Options) { o.KeepReleases = 1 }
-		c := newOverlapCase(t, store, dirs, []string{"v0"}, keep1)
-		g := newGate(isAssetDelete)
-		a := c.launch(t, "v1", g.hold, keep1)
-		waitFor(t, g.reached, "the new bake's deletions")
-		waiting := make(chan struct{})
-		b := c.launch(t, "v0", signalOn(isList, 2, waiting), keep1)
-		waitFor(t, waiting, "the re-run to look again")
-		g.open()
-		mustEnd(t, a, b)
-		if b.rep.Result.Waited == 0 {
-			t.Errorf("the re-run did not wait for the run in flight")
-		}
-		c.finish(t, "v0")
-	})
-
-	// A revert (republishing an older bake whose files the new bake's run
-	// is deleting) waits, and uploads them again.
-	t.Run("new bake deleting; revert to the bake it deletes", func(t *testing.T) {
-		c := newOverlapCase(t, store, dirs, []string{"v0", "v1"})
-		g := newGate(isAssetDelete)
-		a := c.launch(t, "v2", g.hold)
-		waitFor(t, g.reached, "the new bake's deletions")
-		waiting := make(chan struct{})
-		b := c.launch(t, "v0", signalOn(isList, 2, waiting))
-		waitFor(t, waiting, "the revert to look again")
-		g.open()
-		mustEnd(t, a, b)
-		c.finish(t, "v0")
-	})
-
-	// A rollback started while a new bake's run deletes goes back from the
-	// release live once that run has finished.
-	t.Run("new bake deleting; rollback", func(t *testing.T) {
-		c := newOverlapCase(t, store, dirs, []string{"v0", "v1"})
-		g := newGate(isAssetDelete)
-		a := c.launch(t, "v2", g.hold)
-		waitFor(t, g.reached, "the new bake's deletions")
-		waiting := make(chan struct{})
-		b := c.launch(t, "rollback", signalOn(isList, 2, waiting))
-		waitFor(t, waiting, "the rollback to look again")
-		g.open()
-		mustEnd(t, a, b)
-		c.finish(t, "v1")
-	})
-
-	// A revert that is switching when a new bake starts: the new bake waits
-	// and goes live after it.
-	t.Run("revert switching; new bake", func(t *testing.T) {
-		c := newOverlapCase(t, store, dirs, []string{"v0", "v1"})
-		g := newGate(isEntryPut)
-		b := c.launch(t, "v0", g.hold)
-		waitFor(t, g.reached, "the revert's entry page")
-		waiting := make(chan struct{})
-		a := c.launch(t, "v2", signalOn(isList, 2, waiting))
-		waitFor(t, waiting, "the new bake to look again")
-		g.open()
-		mustEnd(t, a, b)
-		c.finish(t, "v2")
-	})
+	// The second run starts while the first is at a chosen request
+	// (deleting the old release's files, or switching the page): it waits,
+	// then plans again from what the first left. A re-run of the old live
+	// bake and a revert upload the files the first run deleted; a rollback
+	// goes back from the release the first made live.
+	for _, tc := range []struct {
+		name, first, second, want string
+		setup                     []string
+		keep                      int
+		at                        func(op string) bool
+	}{
+		{"new bake deleting; re-run of the old live bake", "v1", "v0", "v0", []string{"v0"}, 1, isAssetDelete},
+		{"new bake deleting; revert to the bake it deletes", "v2", "v0", "v0", []string{"v0", "v1"}, 2, isAssetDelete},
+		{"new bake deleting; rollback", "v2", "rollback", "v1", []string{"v0", "v1"}, 2, isAssetDelete},
+		{"revert switching; new bake", "v0", "v2", "v2", []string{"v0", "v1"}, 2, isEntryPut},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			keep := func(o *Options) { o.KeepReleases = tc.keep }
+			c := newOverlapCase(t, store, dirs, tc.setup, keep)
+			g := newGate(tc.at)
+			a := c.launch(t, tc.first, g.hold, keep)
+			waitFor(t, g.reached, "the first run's chosen request")
+			looked := make(chan struct{})
+			b := c.launch(t, tc.second, signalOn(isList, 2, looked), keep)
+			waitFor(t, looked, "the second run to look again")
+			g.open()
+			mustEnd(t, a, b)
+			if b.rep.Result.Waited == 0 {
+				t.Errorf("the second run did not wait for the first")
+			}
+			c.finish(t, tc.want)
+		})
+	}
 
 	// Two new bakes claim at the same moment, list after both claimed and
 	// read each other's claim before either backs off: each sees the other,

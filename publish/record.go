@@ -107,12 +107,15 @@ type ObjectState struct {
 func recordKey(prefix, id string) string { return prefix + releasesDir + id + ".json" }
 
 // releaseIDFromKey returns the id of a record key (relative to the prefix).
-func releaseIDFromKey(rel string) (string, bool) {
-	id, ok := strings.CutPrefix(rel, releasesDir)
-	if !ok || strings.Contains(id, "/") {
+func releaseIDFromKey(rel string) (string, bool) { return jsonName(rel, releasesDir) }
+
+// jsonName returns the name of dir/<name>.json (rel is relative to the prefix).
+func jsonName(rel, dir string) (string, bool) {
+	name, ok := strings.CutPrefix(rel, dir)
+	if !ok || strings.Contains(name, "/") {
 		return "", false
 	}
-	return strings.CutSuffix(id, ".json")
+	return strings.CutSuffix(name, ".json")
 }
 
 // newReleaseID makes an id that sorts by time and after newest, so that the
