@@ -177,7 +177,7 @@ func TestRollbackTarget(t *testing.T) {
 		t.Run(tc.desc, func(t *testing.T) {
 			clear(recs)
 			list := tc.recs()
-			got, err := rollbackTarget(list, live(tc.live...), tc.to)
+			got, err := rollbackTarget(list, live(tc.live...), nil, tc.to)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)
@@ -188,6 +188,23 @@ func TestRollbackTarget(t *testing.T) {
 				t.Fatalf("target %q, %v; want %s", got.to, err, tc.want)
 			}
 		})
+	}
+}
+
+// A rollback whose run was killed once it had finished leaves its claim:
+// the same command run again finishes it rather than going back further.
+func TestRollbackTargetOfAKilledRollback(t *testing.T) {
+	recs := []*Release{{ID: "4", Digest: "b", RollbackOf: "2", Target: "2", Complete: true, Run: "r4"},
+		{ID: "3", Digest: "c"}, {ID: "2", Digest: "b"}, {ID: "1", Digest: "a"}}
+	lv := liveView{id: "4", chain: []RetainedRelease{{ID: "4", Digest: "b"}, {ID: "3", Digest: "c"}, {ID: "2", Digest: "b"}, {ID: "1", Digest: "a"}}}
+	for _, tc := range []struct {
+		claims map[string]RemoteObject
+		want   string
+	}{{nil, "1"}, {map[string]RemoteObject{"r4": {}}, "2"}} {
+		got, err := rollbackTarget(recs, lv, tc.claims, "")
+		if err != nil || got.to != tc.want {
+			t.Errorf("claims %v: target %q, %v; want %s", tc.claims, got.to, err, tc.want)
+		}
 	}
 }
 

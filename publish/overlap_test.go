@@ -255,8 +255,8 @@ func TestOverlappingRuns(t *testing.T) {
 		waitFor(t, g.reached, "the frozen run's entry page")
 		b := c.launch(t, "v2", nil, func(o *Options) { o.lease = lease })
 		mustEnd(t, b)
-		if b.rep.Result.Waited < lease.Seconds() {
-			t.Errorf("took the frozen run's claim over after %.2fs, before a lease (%s)", b.rep.Result.Waited, lease)
+		if b.rep.Result.Seconds < lease.Seconds() || b.rep.Result.Waited == 0 {
+			t.Errorf("took the frozen run's claim over after %.2fs, before a lease (%s)", b.rep.Result.Seconds, lease)
 		}
 		g.open()
 		waitFor(t, a.done, "the frozen run to end")

@@ -213,7 +213,7 @@ func Rollback(ctx context.Context, o Options) (*Report, error) {
 			return nil, err
 		}
 		lv := findLive(v.l, entryOfRecords(recs), recordCandidates(recs))
-		t, err := rollbackTarget(recs, lv, o.To)
+		t, err := rollbackTarget(recs, lv, v.l.claims, o.To)
 		if err != nil {
 			return nil, fmt.Errorf("rollback s3://%s/%s: %w", o.Bucket, r.sess.prefix, err)
 		}
@@ -227,16 +227,20 @@ func Rollback(ctx context.Context, o Options) (*Report, error) {
 }
 
 // rollbackTarget is, first, the target of a rollback that has not finished
-// (the newest record, not both live and complete), so that running the same
-// command again completes it rather than going back one more release; else
-// --to (an id or a unique start of one); else the release that was live
-// before the live one (before its original, when the live one is itself a
-// rollback), skipping rollbacks and copies of the live files.
-func rollbackTarget(recs []*Release, lv liveView, to string) (target, error) {
+// (the newest record, not both live and complete, or whose run's claim is
+// still there: the run was killed), so that running the same command again
+// completes it rather than going back one more release; else --to (an id or
+// a unique start of one); else the release that was live before the live
+// one (before its original, when the live one is itself a rollback),
+// skipping rollbacks and copies of the live files.
+func rollbackTarget(recs []*Release, lv liveView, claims map[string]RemoteObject, to string) (target, error) {
 	if len(recs) == 0 {
 		return target{}, fmt.Errorf("no releases")
 	}
-	if n := recs[0]; n.RollbackOf != "" && !(n.ID == lv.id && n.Complete) && (to == "" || strings.HasPrefix(n.Target, to)) {
+	n := recs[0]
+	_, killed := claims[n.Run]
+	unfinished := !(n.ID == lv.id && n.Complete) || killed && n.Run != ""
+	if n.RollbackOf != "" && unfinished && (to == "" || strings.HasPrefix(n.Target, to)) {
 		return rollbackTo(n, orElse(n.Target, n.RollbackOf), n.RollbackOf), nil
 	}
 	var rec *Release

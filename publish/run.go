@@ -190,18 +190,29 @@ func (r *runner) settle(ctx context.Context, plan func(context.Context) (*state,
 				return st, err
 			}
 			continue
-		case held || r.o.DryRun || st.changesNothing():
+		case held || r.o.DryRun:
+			return st, nil
+		case st.changesNothing():
+			r.removeGone(ctx, st.gone)
 			return st, nil
 		}
-		if len(st.gone) > 0 {
-			r.rep.linef("removing %d claims of runs that are gone", len(st.gone))
-			if err := r.claim.remove(ctx, st.gone); err != nil {
-				return nil, r.unchanged(err)
-			}
-		}
+		r.removeGone(ctx, st.gone)
 		if err := r.claim.take(ctx); err != nil {
 			return nil, r.unchanged(err)
 		}
+	}
+}
+
+// removeGone removes the claims of runs that are gone, which a run on
+// another machine would otherwise wait a lease for; a failure only delays
+// that.
+func (r *runner) removeGone(ctx context.Context, gone []string) {
+	if len(gone) == 0 {
+		return
+	}
+	r.rep.linef("removing %d claims of runs that are gone", len(gone))
+	if err := r.claim.remove(ctx, gone); err != nil {
+		r.rep.linef("warning: %v", err)
 	}
 }
 
