@@ -14,16 +14,25 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
 	"context"
 
 	"github.com/urfave/cli/v2"
 )
 
-// version is set at link time (-ldflags "-X main.version=v1.2.3"); otherwise
-// it is what the Go toolchain recorded: the module version of `go install
-// ...@v1.2.3`, or the commit a checkout was built from.
-var version = buildVersion()
+// version is set at link time (-ldflags "-X main.version=v1.2.3", as
+// release/build.sh does); otherwise it is what the Go toolchain recorded: the
+// module version of `go install ...@v1.2.3`, or the commit a checkout was
+// built from. It must stay uninitialised here: -X cannot replace a value
+// computed by a function call.
+var version string
+
+func init() {
+	if version == "" {
+		version = buildVersion()
+	}
+}
 
 func buildVersion() string {
 	info, ok := debug.ReadBuildInfo()
@@ -41,6 +50,10 @@ func buildVersion() string {
 	return "dev"
 }
 
+// repeatedSignalWindow is how long after the first Ctrl-C further ones are
+// taken as copies of it rather than a second press.
+const repeatedSignalWindow = time.Second
+
 // Exit codes: 0 ok, 1 error, 2 usage.
 const (
 	exitOK    = 0
@@ -51,9 +64,13 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
-		// The first Ctrl-C cancels the work, which then stops cleanly; give
-		// the signals back so that a second one ends the process at once.
+		// The first Ctrl-C cancels the work, which then stops cleanly; then
+		// the signals go back so that a second one ends the process at once.
+		// The terminal signals the whole process group, and npm run, npx and
+		// studiobake's npm launcher pass the same Ctrl-C on once more
+		// (npm/cli#5021): copies within a second of the first are absorbed.
 		<-ctx.Done()
+		time.Sleep(repeatedSignalWindow)
 		stop()
 	}()
 	code := run(ctx, os.Args, os.Stdout, os.Stderr)
