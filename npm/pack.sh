@@ -29,6 +29,6 @@ trap 'rm -rf "$work"' EXIT
 "$here/../release/build.sh" "$work/build" "${platforms[@]}" >/dev/null
 node "$here/stage.js" "$work/build" "$work/stage" "$VERSION" "${platforms[@]}"
 for pkg in studiobake "${platforms[@]}"; do
-  (cd "$work/stage/$pkg" && npm pack --silent --pack-destination "$out" >/dev/null)
+  (cd "$work/stage/$pkg" && npm pack --loglevel=warn --pack-destination "$out" >/dev/null)
 done
 ls "$out"/studiobake-*"$VERSION".tgz

@@ -55,14 +55,20 @@ function findPackage() {
   return dir;
 }
 
-// installed finds a package where require would, without reading its
-// package.json: a damaged one is still found, and reported as damaged.
+// installed finds a package where require would, first without reading its
+// package.json, so that a damaged one is found and reported as damaged; then
+// through require itself, for installs without node_modules (Yarn PnP, where
+// the platform package's preferUnplugged puts the binary on disk).
 function installed(name) {
   for (const dir of require.resolve.paths(name) || []) {
     const pkg = path.join(dir, name);
     if (fs.existsSync(pkg)) return pkg;
   }
-  return '';
+  try {
+    return path.dirname(require.resolve(`${name}/package.json`, { paths: [__dirname] }));
+  } catch {
+    return '';
+  }
 }
 
 // findBinary checks the platform package against what this launcher was
