@@ -15,8 +15,9 @@ import (
 
 func serveCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "serve",
-		Usage: "preview a bake locally with the CDN's routing",
+		Name:      "serve",
+		Usage:     "preview a bake locally with the CDN's routing",
+		ArgsUsage: "[DIR]",
 		Description: "serve runs every request through the bake's CloudFront viewer-request function (the same\n" +
 			"code build --edge cloudfront writes, basic auth included), then serves the file from site/ with\n" +
 			"the manifest's Content-Type and Cache-Control and the bake's security headers. It listens on\n" +

@@ -38,8 +38,8 @@ func TestCheckCommandUnreachable(t *testing.T) {
 		t.Errorf("stderr %q, want nothing: the report is the output", errOut.String())
 	}
 	text := out.String()
-	if n := strings.Count(text, "FAIL  "); n != 10 || !strings.Contains(text, "connection refused") ||
-		!strings.HasSuffix(text, "check: 0 passed, 10 failed\n") || strings.Contains(text, "goroutine") {
+	if n := strings.Count(text, "FAIL  "); n != 11 || !strings.Contains(text, "connection refused") ||
+		!strings.HasSuffix(text, "check: 0 passed, 11 failed\n") || strings.Contains(text, "goroutine") {
 		t.Errorf("report:\n%s", text)
 	}
 }
@@ -55,7 +55,7 @@ func TestCheckCommandJSON(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("--json output is not JSON: %v\n%s", err, out.String())
 	}
-	if code != exitError || rep.Failed != 10 || rep.Items[0].ID != "page" || rep.Items[0].Fix == "" {
+	if code != exitError || rep.Failed != 11 || rep.Items[0].ID != "page" || rep.Items[0].Fix == "" {
 		t.Errorf("exit %d, report %+v", code, rep)
 	}
 }

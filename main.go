@@ -13,10 +13,12 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"context"
 
+	"github.com/studiobake/studiobake/env"
 	"github.com/urfave/cli/v2"
 )
 
@@ -49,15 +51,20 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
-		// The first Ctrl-C cancels the work, which then stops cleanly; give
-		// the signals back so that a second one ends the process at once.
-		<-ctx.Done()
-		stop()
+		// The first Ctrl-C cancels the work, which then stops cleanly and
+		// says so; a second one ends the process at once, still with one of
+		// studiobake's exit codes rather than the signal's.
+		<-sigs
+		cancel()
+		s := <-sigs
+		fmt.Fprintf(os.Stderr, "studiobake: %v again: stopped at once; run the command again to finish\n", s)
+		os.Exit(exitError)
 	}()
 	code := run(ctx, os.Args, os.Stdout, os.Stderr)
-	stop()
 	os.Exit(code)
 }
 
@@ -72,25 +79,68 @@ func usagef(format string, args ...any) error {
 }
 
 // run is main without the process: tests call it with their own writers.
+// It returns 0, 1 or 2 and nothing else, whatever failed: a child process's
+// exit status (which satisfies cli.ExitCoder) never leaks out.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
-	err := app.RunContext(ctx, args)
+	err := checkCommandName(app, args)
+	if err == nil {
+		err = app.RunContext(ctx, args)
+	}
+	return exitCode(ctx, err, stderr)
+}
+
+// exitCode reports err once and maps it to 0, 1 or 2.
+func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
+	if ctx.Err() != nil && !errors.Is(err, context.Canceled) {
+		err = fmt.Errorf("interrupted: %w", err)
+	}
 	var ec cli.ExitCoder
-	if errors.As(err, &ec) && ec.Error() == "" {
-		return ec.ExitCode() // already reported (e.g. check's failures)
+	if errors.As(err, &ec) && ec.Error() == "" && ec.ExitCode() == exitError {
+		return exitError // already reported (e.g. check's failures)
+	}
+	if errors.Is(err, context.Canceled) {
+		err = fmt.Errorf("interrupted (Ctrl-C): stopped before finishing; %w", err)
 	}
 	report(stderr, err)
 	var ue usageError
 	if errors.As(err, &ue) {
 		return exitUsage
 	}
-	if errors.As(err, &ec) {
-		return ec.ExitCode()
-	}
 	return exitError
+}
+
+// checkCommandName turns an unknown command or help topic into a usage
+// error with the closest name; urfave/cli would exit 3 with a help text.
+func checkCommandName(app *cli.App, args []string) error {
+	if len(args) < 2 {
+		return nil
+	}
+	name, topic := args[1], ""
+	if name == "help" || name == "h" {
+		if len(args) < 3 {
+			return nil
+		}
+		topic, name = name, args[2]
+	}
+	if strings.HasPrefix(name, "-") || app.Command(name) != nil {
+		return nil
+	}
+	var names []string
+	for _, c := range app.Commands {
+		names = append(names, c.Names()...)
+	}
+	hint := ""
+	if near := env.Nearest(name, names); near != "" {
+		hint = fmt.Sprintf("; did you mean %q?", near)
+	}
+	if topic != "" {
+		return usagef("no help topic %q%s (studiobake --help lists the commands)", name, hint)
+	}
+	return usagef("unknown command %q%s (studiobake --help lists the commands)", name, hint)
 }
 
 // report prints an error as "studiobake: <err>"; several errors joined
@@ -134,14 +184,52 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		},
 	}
 	markUsageErrors(app.Commands)
+	rejectArgs(app.Commands)
 	return app
 }
 
+// rejectArgs makes an argument to a command that takes none a usage error:
+// urfave/cli stops reading flags at the first argument, so in
+// `build extra --out site` the --out would be silently ignored.
+func rejectArgs(cmds []*cli.Command) {
+	for _, c := range cmds {
+		if len(c.Subcommands) > 0 {
+			rejectArgs(c.Subcommands)
+			continue
+		}
+		if c.ArgsUsage != "" || c.Before != nil {
+			continue
+		}
+		name := c.Name
+		c.Before = func(ctx *cli.Context) error {
+			if ctx.NArg() > 0 {
+				return usagef("%s takes no arguments, got %q (flags go before arguments; studiobake %s --help)", name, ctx.Args().First(), name)
+			}
+			return nil
+		}
+	}
+}
+
 // markUsageErrors makes a bad flag on any command exit 2, like the app's own.
+// An unknown flag gets the closest flag of that command.
 func markUsageErrors(cmds []*cli.Command) {
 	for _, c := range cmds {
 		if c.OnUsageError == nil {
-			c.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usageError{err} }
+			var names []string
+			for _, f := range c.Flags {
+				names = append(names, f.Names()...)
+			}
+			c.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+				const undefined = "flag provided but not defined: -"
+				if bad, ok := strings.CutPrefix(err.Error(), undefined); ok {
+					bad = strings.TrimLeft(bad, "-")
+					if near := env.Nearest(bad, names); near != "" {
+						return usagef("unknown flag --%s; did you mean --%s?", bad, near)
+					}
+					return usagef("unknown flag --%s (studiobake %s --help lists the flags)", bad, c.Name)
+				}
+				return usageError{err}
+			}
 		}
 		markUsageErrors(c.Subcommands)
 	}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -127,6 +129,11 @@ func TestBuildErrors(t *testing.T) {
 		{"unreachable registry", []string{"--mastra-version", "1.31.0", "--registry", "http://127.0.0.1:1/", "--cache-dir", "cache"}, 1, "mastra@1.31.0"},
 		{"output that would destroy the working directory", []string{"--out", "."}, 1, "refusing output ."},
 		{"unknown flag", []string{"--bogus"}, 2, "bogus"},
+		{"api origin with a path", []string{"--api-origin", "https://gw.example.com/mastra"}, 1, `invalid --api-origin "https://gw.example.com/mastra": a path is not allowed`},
+		{"api origin not absolute", []string{"--api-origin", "mastra.internal:4111"}, 1, `invalid --api-origin "mastra.internal:4111"`},
+		{"api origin and server url", []string{"--api-origin", "https://m.example.com", "--server-url", "https://api.example.com/api"}, 1, "conflict"},
+		{"api prefix on a Studio page", []string{"--api-origin", "https://m.example.com", "--set", "MASTRA_API_PREFIX=/agents"}, 1, "/agents is a Studio page"},
+		{"api prefix is the base path", []string{"--api-origin", "https://m.example.com", "--base-path", "/api"}, 1, "collides with MASTRA_STUDIO_BASE_PATH"},
 	}
 	for _, c := range cases {
 		t.Run(c.desc, func(t *testing.T) {
@@ -232,5 +239,50 @@ func TestSeveralInvalidValues(t *testing.T) {
 		if !strings.HasPrefix(lines[i], "studiobake: invalid ") || !strings.Contains(stderr, want) {
 			t.Errorf("line %q: want 'studiobake: invalid ...' naming %s", lines[i], want)
 		}
+	}
+}
+
+// TestExitCodes: 0, 1 and 2 and nothing else, whatever the path, each
+// failure with one line that says what to do.
+func TestExitCodes(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"bogus"}, 2, `unknown command "bogus"`},
+		{[]string{"biuld"}, 2, `did you mean "build"?`},
+		{[]string{"help", "bogus"}, 2, `no help topic "bogus"`},
+		{[]string{"build", "/path/to/studio"}, 2, `build takes no arguments, got "/path/to/studio"`},
+		{[]string{"build", "extra", "--out", "site"}, 2, "flags go before arguments"},
+		{[]string{"releases", "x"}, 2, "releases takes no arguments"},
+		{[]string{"build", "--bsae-path", "/x"}, 2, "unknown flag --bsae-path; did you mean --base-path?"},
+		{[]string{"publish", "--distrbution-id", "E1"}, 2, "did you mean --distribution-id?"},
+		{[]string{"build", "--zzz"}, 2, "unknown flag --zzz"},
+	} {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			work := t.TempDir()
+			t.Chdir(work)
+			code, stdout, stderr := runCLI(t, c.args...)
+			if code != c.code || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 {
+				t.Fatalf("exit %d, stderr %q, stdout %q; want exit %d and one line with %q", code, stderr, stdout, c.code, c.want)
+			}
+			if _, err := os.Stat("site"); !os.IsNotExist(err) {
+				t.Fatal("a usage error wrote output")
+			}
+		})
+	}
+	// A child process's status satisfies cli.ExitCoder; it must not leak out.
+	var errb bytes.Buffer
+	child := exec.Command("sh", "-c", "exit 7").Run()
+	if code := exitCode(context.Background(), fmt.Errorf("npm config get registry: %w", child), &errb); code != exitError {
+		t.Fatalf("a child's exit 7 became exit %d", code)
+	}
+	// Cancelled work (Ctrl-C) says so and exits 1.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	errb.Reset()
+	if code := exitCode(ctx, fmt.Errorf("fetch: %w", context.Canceled), &errb); code != exitError || !strings.Contains(errb.String(), "interrupted (Ctrl-C)") {
+		t.Fatalf("cancelled: exit %d, %q", code, errb.String())
 	}
 }

@@ -39,6 +39,12 @@ type CloudFrontOptions struct {
 	// that routing would otherwise rewrite to index.html: extensionless
 	// files and files under a route segment. They pass unchanged.
 	PassFiles []string
+	// APIPrefix is forwarded to the Mastra server untouched when the page
+	// calls its own origin ("" otherwise): no SPA routing, only the IP rule.
+	APIPrefix string
+	// RootProbe answers Studio's first request, GET / on its own origin,
+	// when Studio lives under a base path and / is not its page.
+	RootProbe bool
 	// AllowCIDRs is the IP allow-list (--auth ip).
 	AllowCIDRs []netip.Prefix
 	// Basic enables HTTP basic auth (--auth basic).
@@ -98,6 +104,9 @@ func CloudFrontOptionsFromManifest(m *build.Manifest) CloudFrontOptions {
 		routes = legacyRoutes
 	}
 	o := CloudFrontOptions{BasePath: m.BasePath, Routes: append([]string(nil), routes...)}
+	if m.API.SameOrigin() {
+		o.APIPrefix, o.RootProbe = m.API.Prefix, m.BasePath != ""
+	}
 	isRoute := map[string]bool{}
 	for _, r := range o.Routes {
 		isRoute[r] = true
@@ -130,12 +139,18 @@ func (o CloudFrontOptions) usesKVS() bool {
 	return o.Cookie != nil || (o.Basic != nil && o.Basic.InKVS)
 }
 
-var routeSegment = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~-]*$`)
+var (
+	routeSegment = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~-]*$`)
+	apiPrefix    = regexp.MustCompile(`^(/[A-Za-z0-9._~-]+)+$`)
+)
 
 // Validate rejects options the gate cannot honour, naming the setting.
 func (o CloudFrontOptions) Validate() error {
 	if o.BasePath != "" && (!strings.HasPrefix(o.BasePath, "/") || strings.HasSuffix(o.BasePath, "/")) {
 		return fmt.Errorf("invalid base path %q: want \"\" or /segment without a trailing slash", o.BasePath)
+	}
+	if o.APIPrefix != "" && (!apiPrefix.MatchString(o.APIPrefix) || o.APIPrefix == o.BasePath) {
+		return fmt.Errorf("invalid API prefix %q for the gate: want /segment[/segment...] outside the base path", o.APIPrefix)
 	}
 	for _, r := range o.Routes {
 		if !routeSegment.MatchString(r) {
@@ -224,6 +239,9 @@ func (o CloudFrontOptions) hasAuth() bool {
 // sources lists the template files the options need, in order.
 func (o CloudFrontOptions) sources() []string {
 	files := []string{"gate.js"}
+	if o.APIPrefix != "" {
+		files = append(files, "api.js")
+	}
 	if o.hasAuth() {
 		files = append(files, "auth.js")
 	}
@@ -258,6 +276,7 @@ func (o CloudFrontOptions) defines() (map[string]string, error) {
 		"ROUTES": routes, "PASS": append([]string{}, o.PassFiles...), "KVS": kvsID,
 		"CIDRS": nil, "BASIC": nil, "COOKIE": nil, "DUMMY": "",
 		"AUTH": o.hasAuth(), "USERS_IN_KVS": o.Basic != nil && o.Basic.InKVS,
+		"API": o.APIPrefix, "PROBE": o.RootProbe,
 	}
 	if len(o.AllowCIDRs) > 0 {
 		vals["CIDRS"] = cidrGroups(o.AllowCIDRs)

@@ -171,3 +171,31 @@ func TestCSPOrigin(t *testing.T) {
 		}
 	}
 }
+
+// TestCSPFollowsTheBake: the connect-src of a one-origin bake is the page's
+// own origin, and a feature that fetches elsewhere (Templates) adds exactly
+// its origin.
+func TestCSPFollowsTheBake(t *testing.T) {
+	dir, m := testBake(t, "/agents", false)
+	m.APIOrigin, m.API = "", build.API{Mode: build.APIOneOrigin, Prefix: "/api", Upstream: "https://mastra.internal"}
+	cases := []struct {
+		name    string
+		config  map[string]string
+		connect string
+	}{
+		{"one origin, no features", map[string]string{"MASTRA_TEMPLATES": "false"}, "connect-src 'self';"},
+		{"templates on", map[string]string{"MASTRA_TEMPLATES": "true"}, "connect-src 'self' https://mastra.ai;"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m.Config = c.config
+			csp, err := ContentSecurityPolicy(m, filepath.Join(dir, build.SiteDir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(csp, c.connect) {
+				t.Errorf("CSP lacks %q: %s", c.connect, csp)
+			}
+		})
+	}
+}
