@@ -29,7 +29,7 @@ type studioTab struct {
 
 	mu      sync.Mutex
 	urls    map[network.RequestID]string
-	status  map[string]int64  // last HTTP status per URL
+	status  map[string]int64  // last HTTP status per URL without its query
 	blocked map[string]string // URL -> Set-Cookie lines Chromium refused, with the reasons
 }
 
@@ -58,7 +58,8 @@ func (p *studioTab) on(ev any) {
 	case *network.EventRequestWillBeSent:
 		p.urls[e.RequestID] = e.Request.URL
 	case *network.EventResponseReceived:
-		p.status[e.Response.URL] = e.Response.Status
+		u, _, _ := strings.Cut(e.Response.URL, "?")
+		p.status[u] = e.Response.Status
 	case *network.EventResponseReceivedExtraInfo:
 		for _, c := range e.BlockedCookies {
 			reasons := make([]string, len(c.BlockedReasons))
@@ -70,7 +71,8 @@ func (p *studioTab) on(ev any) {
 	}
 }
 
-// statusOf is the last status the page got for url, 0 when it made no such request.
+// statusOf is the last status the page got for url with any query, 0 when
+// it made no such request.
 func (p *studioTab) statusOf(url string) int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
