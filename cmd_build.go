@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -103,14 +102,22 @@ func bake(c *cli.Context) (*build.Result, error) {
 		TelemetryEnabled: cfg.TelemetryEnabled,
 		Strict:           c.Bool("strict"), Force: c.Bool("force"), PublicManifest: c.Bool("public-manifest"),
 		Version: version, Finish: finish,
-		Warn: func(s string) { fmt.Fprintf(c.App.ErrWriter, "studiobake: warning: %s\n", s) },
+		Warn: func(s string) { warn(c, s) },
 	})
 }
 
 // loadConfig resolves the MASTRA_* configuration from build's flags, the
 // process environment and .env files.
 func loadConfig(c *cli.Context) (*env.Config, error) {
-	flags := map[string]string{}
+	flags, fromFile := map[string]string{}, map[string]string{}
+	// Values the config file gave go to their own layer, so that errors
+	// name the file and the environment beats it.
+	layer := func(flag string) map[string]string {
+		if _, ok := configOrigin(c, flag); ok {
+			return fromFile
+		}
+		return flags
+	}
 	for _, kv := range c.StringSlice("set") {
 		name, value, ok := strings.Cut(kv, "=")
 		if !ok || !strings.HasPrefix(name, "MASTRA_") {
@@ -123,18 +130,27 @@ func loadConfig(c *cli.Context) (*env.Config, error) {
 			}
 			return nil, fmt.Errorf("invalid --set %q: %s is not a Studio variable%s", kv, name, hint)
 		}
-		flags[name] = value
+		layer("set")[name] = value
 	}
 	if c.IsSet("base-path") {
-		flags["MASTRA_STUDIO_BASE_PATH"] = c.String("base-path")
+		layer("base-path")["MASTRA_STUDIO_BASE_PATH"] = c.String("base-path")
+	}
+	from := map[string]string{}
+	for _, f := range []string{"server-url", "api-origin"} {
+		from[f], _ = configOrigin(c, f)
+	}
+	origin, _ := configOrigin(c, "set")
+	if o, ok := configOrigin(c, "base-path"); ok {
+		origin = o
 	}
 	wd, _ := os.Getwd()
 	cfg, warnings, err := env.Load(env.Sources{
 		Dir: wd, EnvFileFlags: c.StringSlice("env-file"), Mode: c.String("mode"), Environ: os.Environ(), Flags: flags,
+		Config: fromFile, ConfigOrigin: origin, From: from,
 		ServerURL: c.String("server-url"), APIOrigin: c.String("api-origin"), PresetsFile: c.String("request-context-presets"),
 	})
 	for _, w := range warnings {
-		fmt.Fprintf(c.App.ErrWriter, "studiobake: warning: %s\n", w)
+		warn(c, w)
 	}
 	if err == nil && c.Bool("explain") {
 		explain(c.App.ErrWriter, cfg)
@@ -164,12 +180,10 @@ func knownVar(name string) bool {
 func reportBuild(c *cli.Context, w io.Writer, r *build.Result) error {
 	if c.Bool("json") {
 		m := r.Manifest
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{
+		return writeResult(c, true, map[string]any{
 			"out": r.Out, "site": r.Site, "files": r.Files, "bytes": r.Bytes,
 			"durationMs": r.Duration.Milliseconds(), "studio": m.Studio, "basePath": m.BasePath,
-			"apiEndpoint": m.APIEndpoint, "warnings": nonNil(r.Warnings),
+			"apiEndpoint": m.APIEndpoint, "api": m.API,
 		})
 	}
 	if c.Bool("quiet") {

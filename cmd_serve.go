@@ -21,7 +21,9 @@ func serveCommand() *cli.Command {
 		Description: "serve runs every request through the bake's CloudFront viewer-request function (the same\n" +
 			"code build --edge cloudfront writes, basic auth included), then serves the file from site/ with\n" +
 			"the manifest's Content-Type and Cache-Control and the bake's security headers. It listens on\n" +
-			"127.0.0.1 unless --host says otherwise; Ctrl-C stops it.",
+			"127.0.0.1 unless --host says otherwise; Ctrl-C stops it. A bake whose page calls its own origin\n" +
+			"for the API (build --api-origin, or MASTRA_AUTO_DETECT_URL=true) needs --api: the preview then\n" +
+			"forwards the API prefix to that Mastra server after the gate, as the CDN does.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "dir", Value: "dist", EnvVars: []string{"STUDIOBAKE_OUT"},
 				Usage: "bake output directory (what studiobake build --out wrote)"},
@@ -29,7 +31,11 @@ func serveCommand() *cli.Command {
 				Usage: "port to listen on (0 picks a free one)"},
 			&cli.StringFlag{Name: "host", Value: "127.0.0.1", EnvVars: []string{"STUDIOBAKE_HOST"},
 				Usage: "address to listen on; 0.0.0.0 exposes the preview to your network"},
+			&cli.StringFlag{Name: "api", EnvVars: []string{"STUDIOBAKE_SERVE_API"},
+				Usage: "Mastra server to forward the API prefix to, e.g. http://localhost:4111 (bakes that call their own origin)"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "do not print a line per request"},
+			// The gate's secrets are never in the bake: read where publish reads them.
+			flagCookieSecretFile(""), flagAuthUsers(""), flagAllowWeakUsers(""),
 		},
 		Action: runServe,
 	}
@@ -54,6 +60,10 @@ func runServe(c *cli.Context) error {
 		Addr: net.JoinHostPort(c.String("host"), strconv.Itoa(port)),
 		Out:  c.App.Writer,
 		Log:  c.App.ErrWriter,
+		API:  c.String("api"),
+		// The gate's secrets are never in the bake: read them where
+		// publish does.
+		Secrets: secretInput(c),
 	}
 	if !c.Bool("quiet") {
 		o.AccessLog = c.App.Writer
@@ -125,7 +135,7 @@ func runCheck(c *cli.Context) error {
 		return fmt.Errorf("check: %w", err)
 	}
 	if a.json {
-		err = rep.WriteJSON(c.App.Writer)
+		err = writeResult(c, rep.OK(), rep)
 	} else {
 		err = rep.WriteText(c.App.Writer)
 	}

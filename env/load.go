@@ -17,6 +17,22 @@ type Sources struct {
 	ServerURL    string            // --server-url convenience, e.g. https://api.example.com:8443/mastra/api
 	PresetsFile  string            // --request-context-presets FILE (JSON file); overrides MASTRA_REQUEST_CONTEXT_PRESETS
 	APIOrigin    string            // --api-origin: one-origin mode, the Mastra server the CDN forwards the API prefix to
+	// Config holds Studio values from the config file (its set and
+	// base-path), above the .env files and below the environment;
+	// ConfigOrigin names the file (and environment) in messages.
+	Config       map[string]string
+	ConfigOrigin string
+	// From says where --server-url and --api-origin came from when not the
+	// command line ("studiobake.toml [env.staging]"), for their errors.
+	From map[string]string
+}
+
+// from is " (from X)" for a flag whose value came from elsewhere.
+func (s Sources) from(flag string) string {
+	if o := s.From[flag]; o != "" {
+		return " (from " + o + ")"
+	}
+	return ""
 }
 
 // Config is the validated configuration of one bake.

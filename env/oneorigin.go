@@ -58,7 +58,7 @@ func parseAPIOrigin(raw string) (string, error) {
 func applyAPIOrigin(s Sources, raw, origins map[string]string) (string, error) {
 	upstream, err := parseAPIOrigin(s.APIOrigin)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w%s", err, s.from("api-origin"))
 	}
 	if s.ServerURL != "" {
 		return "", fmt.Errorf("--api-origin %s and --server-url %s conflict: in one-origin mode the page calls its own origin and the CDN forwards the API to --api-origin; drop --server-url (set the prefix with MASTRA_API_PREFIX)",

@@ -84,13 +84,23 @@ func collect(s Sources) ([]layer, []string, error) {
 		warnings = append(warnings, warns...)
 		layers = append(layers, layer{path, values})
 	}
+	if len(s.Config) > 0 {
+		values := map[string]string{}
+		for name, v := range s.Config {
+			if _, ok := lookup(name); !ok {
+				return nil, nil, fmt.Errorf("config value for unknown variable %s", name)
+			}
+			values[name] = v
+		}
+		layers = append(layers, layer{s.ConfigOrigin, values})
+	}
 	environ, warns := parseEnviron(s.Environ)
 	warnings = append(warnings, warns...)
 	layers = append(layers, layer{originEnviron, environ})
 	if s.ServerURL != "" {
 		values, err := parseServerURL(s.ServerURL)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("%w%s", err, s.from("server-url"))
 		}
 		layers = append(layers, layer{originServerURL, values})
 	}
