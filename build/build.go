@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -29,6 +30,7 @@ type Options struct {
 	BasePath         string
 	APIEndpoint      string
 	APIOrigin        string
+	API              API
 	TelemetryEnabled bool
 
 	Strict         bool // an unknown placeholder is an error, not a warning
@@ -110,7 +112,7 @@ func bake(ctx context.Context, site string, o Options, warn func(string)) (*Mani
 	m := &Manifest{
 		Schema: ManifestSchema, Studiobake: o.Version, BasePath: o.BasePath,
 		Studio:      StudioInfo{Version: o.Source.Version, Origin: o.Source.Origin, Layout: layout},
-		APIEndpoint: o.APIEndpoint, APIOrigin: o.APIOrigin, TelemetryEnabled: o.TelemetryEnabled,
+		APIEndpoint: o.APIEndpoint, APIOrigin: o.APIOrigin, API: o.API, TelemetryEnabled: o.TelemetryEnabled,
 		Config: o.Values, Entry: EntryFile, Routes: []string{},
 	}
 	c, err := copyTree(ctx, o.Source.Dir, site, rels)
@@ -121,6 +123,9 @@ func bake(ctx context.Context, site string, o Options, warn func(string)) (*Mani
 		if m.Routes, err = parseRoutes(data, warn); err != nil {
 			return nil, err
 		}
+	}
+	if err := checkAPIPrefix(o.API, o.BasePath, m.Routes, rels); err != nil {
+		return nil, err
 	}
 	renamed, err := c.fingerprint(site)
 	if err != nil {
@@ -200,6 +205,26 @@ func parseRoutes(data []byte, warn func(string)) ([]string, error) {
 	}
 	sort.Strings(routes)
 	return routes, nil
+}
+
+// checkAPIPrefix refuses an API prefix on the page's origin that would
+// swallow Studio's own files or routes: the host forwards everything under
+// the prefix to the Mastra server, so /agents as a prefix at the site root
+// would send Studio's agents page there.
+func checkAPIPrefix(a API, basePath string, routes, rels []string) error {
+	if !a.SameOrigin() || basePath != "" {
+		return nil // a prefix against a base path is checked with the settings
+	}
+	first, _, _ := strings.Cut(strings.TrimPrefix(a.Prefix, "/"), "/")
+	if slices.Contains(routes, first) {
+		return fmt.Errorf("invalid MASTRA_API_PREFIX %q: /%s is a Studio page (%s) and the API is on the page's origin; choose another prefix (e.g. /api) or a base path", a.Prefix, first, RoutesManifest)
+	}
+	for _, rel := range rels {
+		if top, _, _ := strings.Cut(rel, "/"); top == first {
+			return fmt.Errorf("invalid MASTRA_API_PREFIX %q: /%s is a file of the Studio tree and the API is on the page's origin; choose another prefix (e.g. /api) or a base path", a.Prefix, first)
+		}
+	}
+	return nil
 }
 
 func writeFile(p string, data []byte) error {

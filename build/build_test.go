@@ -36,6 +36,7 @@ func bakeTestTree(t *testing.T, dir, base string, mod func(*Options)) (*Result, 
 		Source: &Source{Dir: filepath.Join("..", "testdata", "studio", dir), Version: "", Origin: "dir " + dir},
 		Out:    out, Values: values, BasePath: base, Version: "test",
 		APIEndpoint: "https://api.example.com:443/api", APIOrigin: "https://api.example.com:443",
+		API: API{Mode: APIDirect, Prefix: "/api", Probe: "https://api.example.com:443/"},
 	}
 	if mod != nil {
 		mod(&o)
@@ -476,4 +477,38 @@ func TestBadRoutesRefused(t *testing.T) {
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("a refused bake left %s", out)
 	}
+}
+
+// TestAPIPrefixCollisions: with the API on the page's origin at the site
+// root, a prefix that is a Studio page or a file of the tree is refused and
+// nothing is written; a free prefix is recorded in the manifest.
+func TestAPIPrefixCollisions(t *testing.T) {
+	src := filepath.Join("..", "testdata", "studio", "v1.31")
+	for _, c := range []struct{ prefix, want string }{
+		{"/agents", `invalid MASTRA_API_PREFIX "/agents": /agents is a Studio page`},
+		{"/workflows/api", `/workflows is a Studio page`},
+		{"/assets", `/assets is a file of the Studio tree`},
+		{"/mastra-dark-tile.svg", `is a file of the Studio tree`},
+	} {
+		out := filepath.Join(t.TempDir(), "dist")
+		api := API{Mode: APIOneOrigin, Prefix: c.prefix, Upstream: "https://m.example.com", Probe: "(page origin)/"}
+		_, err := Run(context.Background(), Options{Source: &Source{Dir: src}, Out: out, Values: fullValues(), API: api})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("prefix %s: err = %v, want %q", c.prefix, err, c.want)
+		}
+		if _, statErr := os.Stat(out); !os.IsNotExist(statErr) {
+			t.Errorf("prefix %s: %s was written", c.prefix, out)
+		}
+	}
+	api := API{Mode: APIOneOrigin, Prefix: "/api", Upstream: "https://m.example.com", Probe: "(page origin)/"}
+	_, out := bakeTestTree(t, "v1.31", "", func(o *Options) { o.API, o.APIOrigin = api, "" })
+	m, err := ReadManifest(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.API != api {
+		t.Fatalf("manifest API = %+v, want %+v", m.API, api)
+	}
+	// A direct bake may use any prefix: its API is on another origin.
+	bakeTestTree(t, "v1.31", "", func(o *Options) { o.API = API{Mode: APIDirect, Prefix: "/agents"} })
 }

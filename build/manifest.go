@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/studiobake/studiobake/env"
 )
 
 // Layout of a bake output directory (--out, default "dist"):
@@ -82,41 +85,19 @@ type Manifest struct {
 	Files []File `json:"files"`
 }
 
-// APIMode says how the page reaches the Mastra API.
-type APIMode string
+// API is how the page reaches the Mastra API; env resolves it with the rest
+// of the configuration (see env.API).
+type API = env.API
+
+// APIMode is env.APIMode; the constants are repeated here for readers of
+// the manifest.
+type APIMode = env.APIMode
 
 const (
-	// APIDirect: the page calls the API at APIOrigin (another origin, with
-	// CORS and credentials, or the same origin by coincidence).
-	APIDirect APIMode = "direct"
-	// APISameOrigin: MASTRA_AUTO_DETECT_URL without an upstream; the page
-	// calls its own origin and whoever hosts it must serve the API there.
-	APISameOrigin APIMode = "same-origin"
-	// APIOneOrigin: the page calls its own origin and the CDN (every edge
-	// output, and serve --api) forwards Prefix to Upstream.
-	APIOneOrigin APIMode = "one-origin"
+	APIDirect     = env.APIDirect
+	APISameOrigin = env.APISameOrigin
+	APIOneOrigin  = env.APIOneOrigin
 )
-
-// API is the manifest's record of the API: what the page calls and what the
-// host of the page must do for it.
-type API struct {
-	Mode APIMode `json:"mode"`
-	// Prefix is MASTRA_API_PREFIX: "/api".
-	Prefix string `json:"prefix"`
-	// Upstream is the Mastra server the CDN forwards Prefix to (one-origin
-	// mode only): scheme://host, with :port only when not the scheme's own.
-	Upstream string `json:"upstream,omitempty"`
-	// Probe is the URL Studio requests before anything else (its root
-	// probe): the API origin's root, or "(page origin)/" when it calls its
-	// own origin. Unless it answers 2xx, Studio shows its instance URL form.
-	Probe string `json:"probe"`
-}
-
-// OneOrigin says whether the host of the page forwards the API prefix.
-func (a API) OneOrigin() bool { return a.Mode == APIOneOrigin }
-
-// SameOrigin says whether the page calls its own origin for the API.
-func (a API) SameOrigin() bool { return a.Mode == APISameOrigin || a.Mode == APIOneOrigin }
 
 // StudioInfo says which Studio tree was baked.
 type StudioInfo struct {
@@ -164,6 +145,14 @@ func ReadManifest(dir string) (*Manifest, error) {
 	}
 	if m.Schema != ManifestSchema {
 		return nil, fmt.Errorf("read %s: manifest schema %d, this studiobake reads schema %d", p, m.Schema, ManifestSchema)
+	}
+	if m.API.Mode == "" {
+		// Bakes from before the field: the endpoint tells the mode.
+		m.API.Mode = APIDirect
+		if m.APIOrigin == "" && strings.HasPrefix(m.APIEndpoint, "(page origin)") {
+			m.API.Mode = APISameOrigin
+		}
+		m.API.Prefix = m.Config["MASTRA_API_PREFIX"]
 	}
 	return &m, nil
 }

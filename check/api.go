@@ -109,11 +109,60 @@ func corsFix(origin string) string {
 var studioHeaders = []string{"content-type", "x-mastra-client-type"}
 
 func (c *checker) apiItems(ctx context.Context, pg *page, api apiTarget) []Item {
-	return parallel(
+	var caps *capabilities
+	items := parallel(
 		func() Item { return c.apiRootItem(ctx, pg, api) },
 		func() Item { return c.preflightItem(ctx, pg, api) },
-		func() Item { return c.capabilitiesItem(ctx, pg, api) },
+		func() Item {
+			it, cp := c.capabilitiesItem(ctx, pg, api)
+			caps = cp
+			return it
+		},
 	)
+	return append(items, studioAuthItem(pg, api, caps))
+}
+
+// capabilities is what Studio reads from {api}/auth/capabilities to choose
+// its login screen.
+type capabilities struct {
+	Enabled bool `json:"enabled"`
+}
+
+// studioAuthItem: Studio Auth signs in with a SameSite=Lax, host-only
+// cookie, which the browser sends to the API only when the page is on the
+// same site (scheme and registrable domain). Across sites sign-in answers
+// 200 and Studio silently falls back to its sign-in screen.
+func studioAuthItem(pg *page, api apiTarget, caps *capabilities) Item {
+	if caps == nil {
+		return fail(IDStudioAuth, "cannot tell whether Studio Auth is on: auth/capabilities did not answer JSON (see above)",
+			"fix "+IDAPICaps+" first")
+	}
+	if !caps.Enabled {
+		return pass(IDStudioAuth, "Studio Auth is off on this server (auth/capabilities: enabled false)")
+	}
+	pageSite, apiSite := siteOf(mustParse(pg.origin)), siteOf(api.root)
+	if pageSite == apiSite {
+		return pass(IDStudioAuth, fmt.Sprintf("Studio Auth is on and the page and the API are on one site (%s): the session cookie is sent", pageSite))
+	}
+	return fail(IDStudioAuth,
+		fmt.Sprintf("Studio Auth is on, but the page (%s) and the API (%s) are on different sites: its SameSite=Lax session cookie is never sent to the API, so signing in answers 200 and Studio falls back to \"Sign in to continue\"",
+			pageSite, apiSite),
+		fmt.Sprintf("serve Studio and the API from one origin: studiobake build --api-origin %s --edge cloudfront (or nginx, netlify, cloudflare), so the CDN forwards %s to the Mastra server (README: One origin)",
+			originOf(api.root), api.prefix))
+}
+
+// rootProbeFix names what must answer Studio's first request, which goes to
+// the API origin's root: no prefix, no credentials.
+func rootProbeFix(pg *page, api apiTarget) string {
+	switch {
+	case sameOrigin(api.root, mustParse(pg.origin)):
+		return fmt.Sprintf("the page calls its own origin, so %s/ must answer 2xx: bake with --api-origin URL_OF_THE_MASTRA_SERVER and deploy the edge configuration it writes (the CloudFront gate, nginx, Netlify and Cloudflare outputs answer it), or have the host forward / to the Mastra server",
+			originOf(api.root))
+	case strings.Count(api.prefix, "/") > 1:
+		return fmt.Sprintf("the API is mounted under %s, but Studio requests the host's root first: route / of %s to the Mastra server (it answers / with 200), or serve the API from Studio's origin with studiobake build --api-origin",
+			api.prefix, originOf(api.root))
+	}
+	return "check MASTRA_SERVER_HOST/PORT/PROTOCOL of the bake: they must name the Mastra server"
 }
 
 func (c *checker) apiRootItem(ctx context.Context, pg *page, api apiTarget) Item {
@@ -127,8 +176,8 @@ func (c *checker) apiRootItem(ctx context.Context, pg *page, api apiTarget) Item
 	}
 	where := redact(api.root)
 	if f.status < 200 || f.status > 299 {
-		return fail(IDAPIRoot, fmt.Sprintf("%s answered %d; Studio then shows its instance-URL form", where, f.status),
-			"check MASTRA_SERVER_HOST/PORT/PROTOCOL of the bake: they must name the Mastra server")
+		return fail(IDAPIRoot, fmt.Sprintf("Studio's first request, GET %s/, answered %d; Studio then shows its instance-URL form", strings.TrimRight(where, "/"), f.status),
+			rootProbeFix(pg, api))
 	}
 	if sameOrigin(api.root, mustParse(pg.origin)) {
 		return pass(IDAPIRoot, fmt.Sprintf("%s answered %d (same origin as the site)", where, f.status))
@@ -194,7 +243,7 @@ func (c *checker) preflightItem(ctx context.Context, pg *page, api apiTarget) It
 	return pass(IDAPIPreflight, fmt.Sprintf("OPTIONS %s answered %d for Origin %s with credentials allowed", target, resp.StatusCode, pg.origin))
 }
 
-func (c *checker) capabilitiesItem(ctx context.Context, pg *page, api apiTarget) Item {
+func (c *checker) capabilitiesItem(ctx context.Context, pg *page, api apiTarget) (Item, *capabilities) {
 	target := mustParse(api.url("/auth/capabilities"))
 	f, err := c.get(ctx, target, http.Header{
 		"Origin":               {pg.origin},
@@ -202,23 +251,32 @@ func (c *checker) capabilitiesItem(ctx context.Context, pg *page, api apiTarget)
 		"X-Mastra-Client-Type": {"studio"},
 	})
 	if err != nil {
-		return failErr(IDAPICaps, err, "start the Mastra server")
+		return failErr(IDAPICaps, err, "start the Mastra server"), nil
 	}
 	where := "GET " + redact(target)
+	same := sameOrigin(target, mustParse(pg.origin))
+	fix := "check MASTRA_API_PREFIX of the bake: it must match the server's apiPrefix (default /api)"
+	if same {
+		fix = "the site must forward " + api.prefix + "/ to the Mastra server: bake with --api-origin URL_OF_THE_MASTRA_SERVER and deploy its edge configuration (serve: --api URL)"
+	}
 	if f.status != http.StatusOK {
-		return fail(IDAPICaps, fmt.Sprintf("%s answered %d", where, f.status),
-			"check MASTRA_API_PREFIX of the bake: it must match the server's apiPrefix (default /api)")
+		return fail(IDAPICaps, fmt.Sprintf("%s answered %d", where, f.status), fix), nil
 	}
-	if !json.Valid(f.body) {
-		return fail(IDAPICaps, where+" did not answer JSON", "check MASTRA_API_PREFIX of the bake and that the URL is the Mastra server")
+	var caps capabilities
+	if err := json.Unmarshal(f.body, &caps); err != nil {
+		detail := where + " did not answer JSON"
+		if looksLikeIndex(f.body) {
+			detail += " but Studio's index.html: the API prefix is routed to the page, not the server"
+		}
+		return fail(IDAPICaps, detail, fix), nil
 	}
-	if sameOrigin(target, mustParse(pg.origin)) {
-		return pass(IDAPICaps, where+" answered 200 (same origin as the site)")
+	if same {
+		return pass(IDAPICaps, where+" answered 200 (same origin as the site)"), &caps
 	}
 	if problems := corsProblems(f.header, pg.origin); len(problems) > 0 {
-		return fail(IDAPICaps, where+": "+strings.Join(problems, "; ")+"; Studio cannot log in or load", corsFix(pg.origin))
+		return fail(IDAPICaps, where+": "+strings.Join(problems, "; ")+"; Studio cannot log in or load", corsFix(pg.origin)), &caps
 	}
-	return pass(IDAPICaps, where+" answered 200 with Access-Control-Allow-Origin "+pg.origin+" and credentials")
+	return pass(IDAPICaps, where+" answered 200 with Access-Control-Allow-Origin "+pg.origin+" and credentials"), &caps
 }
 
 // mixedContent: an https page may not fetch http URLs, except loopback

@@ -57,6 +57,7 @@ type Item struct {
 type Report struct {
 	URL    string `json:"url"`
 	Origin string `json:"origin,omitempty"` // the site's origin, sent as Origin to the API
+	Target Target `json:"target,omitempty"` // the host serving the site, when its answer tells
 	API    string `json:"api,omitempty"`    // the API endpoint with its prefix
 	Items  []Item `json:"items"`
 	Passed int    `json:"passed"`
@@ -78,6 +79,7 @@ const (
 	IDAPIRoot      = "api-root"
 	IDAPIPreflight = "api-preflight"
 	IDAPICaps      = "api-auth-capabilities"
+	IDStudioAuth   = "studio-auth-session"
 )
 
 // titles in report order.
@@ -89,9 +91,11 @@ var titles = []struct{ id, title string }{
 	{IDMissingAsset, "missing asset returns 404"},
 	{IDRefresh, "refresh-events answers 204"},
 	{IDSecurity, "security headers"},
+	{IDGateBypass, "no way past the gate without credentials"},
 	{IDAPIRoot, "API root answers the site"},
 	{IDAPIPreflight, "API CORS preflight"},
 	{IDAPICaps, "API auth/capabilities with credentials"},
+	{IDStudioAuth, "Studio Auth's session cookie reaches the API"},
 }
 
 // Run checks the site and its API. The error is only for unusable options;
@@ -114,14 +118,15 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		}
 		return finish(rep, results), nil
 	}
-	rep.Origin = pg.origin
+	rep.Origin, rep.Target = pg.origin, pg.target
 	add(pageItem(pg))
 	for _, it := range c.siteItems(ctx, pg) {
 		add(it)
 	}
+	add(c.gateItem(ctx, pg))
 	api, apiErr := c.apiEndpoint(pg)
 	if apiErr != nil {
-		for _, id := range []string{IDAPIRoot, IDAPIPreflight, IDAPICaps} {
+		for _, id := range []string{IDAPIRoot, IDAPIPreflight, IDAPICaps, IDStudioAuth} {
 			add(fail(id, apiErr.Error(), "pass the API endpoint with --api https://api.example.com/api"))
 		}
 		return finish(rep, results), nil

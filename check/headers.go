@@ -35,7 +35,12 @@ func (c *checker) refreshItem(ctx context.Context, pg *page) Item {
 		return pass(IDRefresh, where+" answered 204")
 	}
 	detail := fmt.Sprintf("%s answered %d", where, resp.StatusCode)
-	switch ct := resp.Header.Get("Content-Type"); {
+	ct := resp.Header.Get("Content-Type")
+	if resp.StatusCode == http.StatusNotFound && pg.target.rulesOnly() && !strings.HasPrefix(ct, "text/event-stream") {
+		// Rules files cannot answer 204, and the baked page never calls it.
+		return pass(IDRefresh, fmt.Sprintf("%s (%s: rules files cannot answer 204; the baked page never calls it)", detail, pg.target))
+	}
+	switch {
 	case strings.HasPrefix(ct, "text/event-stream"):
 		detail += " with an event stream: this is a dev server, not a bake"
 	case resp.StatusCode == http.StatusOK:

@@ -26,6 +26,7 @@ type page struct {
 	exprs    map[string]string // settings assigned a JS expression, not a string
 	body     []byte
 	header   http.Header
+	target   Target // the host serving the site, from the page's answer
 	assets   []assetRef
 	inline   []string // inline script bodies, for the CSP check
 }
@@ -95,6 +96,7 @@ func (c *checker) loadPage(ctx context.Context) (*page, error) {
 		}
 	}
 	p := parsePage(f)
+	p.target = detectTarget(f.header)
 	if len(p.settings)+len(p.exprs) == 0 {
 		return nil, &notStudioError{
 			msg: fmt.Sprintf("%s is not a Mastra Studio page (no window.MASTRA_* settings in it)", redact(f.url)),

@@ -39,6 +39,12 @@ type CloudFrontOptions struct {
 	// that routing would otherwise rewrite to index.html: extensionless
 	// files and files under a route segment. They pass unchanged.
 	PassFiles []string
+	// APIPrefix is forwarded to the Mastra server untouched when the page
+	// calls its own origin ("" otherwise): no SPA routing, only the IP rule.
+	APIPrefix string
+	// RootProbe answers Studio's first request, GET / on its own origin,
+	// when Studio lives under a base path and / is not its page.
+	RootProbe bool
 	// AllowCIDRs is the IP allow-list (--auth ip).
 	AllowCIDRs []netip.Prefix
 	// Basic enables HTTP basic auth (--auth basic).
@@ -68,9 +74,9 @@ type CookieAuth struct {
 	// ReturnParam names the query parameter carrying the URL to come back
 	// to ("" sends none).
 	ReturnParam string
-	// Secret is the HMAC-SHA256 key. It is never compiled into the code: it
-	// goes to the KeyValueStore as "cookie-secret".
-	Secret string
+	// The HMAC-SHA256 key is not an option: it is never compiled into the
+	// code nor written into the bake; the gate reads it from the
+	// KeyValueStore ("cookie-secret"), where publish puts it (GateKVS).
 }
 
 // Default settings that users rarely change.
@@ -98,6 +104,9 @@ func CloudFrontOptionsFromManifest(m *build.Manifest) CloudFrontOptions {
 		routes = legacyRoutes
 	}
 	o := CloudFrontOptions{BasePath: m.BasePath, Routes: append([]string(nil), routes...)}
+	if m.API.SameOrigin() {
+		o.APIPrefix, o.RootProbe = m.API.Prefix, m.BasePath != ""
+	}
 	isRoute := map[string]bool{}
 	for _, r := range o.Routes {
 		isRoute[r] = true
@@ -111,31 +120,23 @@ func CloudFrontOptionsFromManifest(m *build.Manifest) CloudFrontOptions {
 	return o
 }
 
-// KVSEntries are the KeyValueStore entries the gate reads, by key.
-func (o CloudFrontOptions) KVSEntries() map[string]string {
-	kv := map[string]string{}
-	if o.Basic != nil && o.Basic.InKVS {
-		for _, u := range o.Basic.Users {
-			kv[KVSUserPrefix+u.Name] = u.Salt + ":" + u.Hash
-		}
-	}
-	if o.Cookie != nil {
-		kv[KVSCookieSecret] = o.Cookie.Secret
-	}
-	return kv
-}
-
 // usesKVS says whether the compiled code reads the KeyValueStore.
 func (o CloudFrontOptions) usesKVS() bool {
 	return o.Cookie != nil || (o.Basic != nil && o.Basic.InKVS)
 }
 
-var routeSegment = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~-]*$`)
+var (
+	routeSegment = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~-]*$`)
+	apiPrefix    = regexp.MustCompile(`^(/[A-Za-z0-9._~-]+)+$`)
+)
 
 // Validate rejects options the gate cannot honour, naming the setting.
 func (o CloudFrontOptions) Validate() error {
 	if o.BasePath != "" && (!strings.HasPrefix(o.BasePath, "/") || strings.HasSuffix(o.BasePath, "/")) {
 		return fmt.Errorf("invalid base path %q: want \"\" or /segment without a trailing slash", o.BasePath)
+	}
+	if o.APIPrefix != "" && (!apiPrefix.MatchString(o.APIPrefix) || o.APIPrefix == o.BasePath) {
+		return fmt.Errorf("invalid API prefix %q for the gate: want /segment[/segment...] outside the base path", o.APIPrefix)
 	}
 	for _, r := range o.Routes {
 		if !routeSegment.MatchString(r) {
@@ -181,12 +182,6 @@ func (b *BasicAuth) validate() error {
 }
 
 func (c *CookieAuth) validate() error {
-	if c.Secret == "" {
-		return fmt.Errorf("--auth cookie needs a secret: give --cookie-secret-file FILE or STUDIOBAKE_COOKIE_SECRET")
-	}
-	if len(c.Secret) < 32 {
-		return fmt.Errorf("--auth cookie: the secret is %d bytes; use at least 32", len(c.Secret))
-	}
 	if !cookieName.MatchString(c.Name) {
 		return fmt.Errorf("invalid --cookie-name %q", c.Name)
 	}
@@ -224,6 +219,9 @@ func (o CloudFrontOptions) hasAuth() bool {
 // sources lists the template files the options need, in order.
 func (o CloudFrontOptions) sources() []string {
 	files := []string{"gate.js"}
+	if o.APIPrefix != "" {
+		files = append(files, "api.js")
+	}
 	if o.hasAuth() {
 		files = append(files, "auth.js")
 	}
@@ -258,6 +256,7 @@ func (o CloudFrontOptions) defines() (map[string]string, error) {
 		"ROUTES": routes, "PASS": append([]string{}, o.PassFiles...), "KVS": kvsID,
 		"CIDRS": nil, "BASIC": nil, "COOKIE": nil, "DUMMY": "",
 		"AUTH": o.hasAuth(), "USERS_IN_KVS": o.Basic != nil && o.Basic.InKVS,
+		"API": o.APIPrefix, "PROBE": o.RootProbe,
 	}
 	if len(o.AllowCIDRs) > 0 {
 		vals["CIDRS"] = cidrGroups(o.AllowCIDRs)

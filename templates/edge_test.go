@@ -55,20 +55,34 @@ func testBake(t *testing.T, basePath string, telemetry bool) (string, *build.Man
 // function, which the gate tests run) with testdata/golden. Regenerate with
 // UPDATE_SNAPSHOTS=1 go test ./templates/ and review the diff.
 func TestEdgeGolden(t *testing.T) {
+	oneOrigin := build.API{Mode: build.APIOneOrigin, Prefix: "/api", Upstream: "https://mastra.internal.acme.com", Probe: "(page origin)/"}
+	sameOrigin := build.API{Mode: build.APISameOrigin, Prefix: "/api", Probe: "(page origin)/"}
 	variants := []struct {
 		name      string
 		base      string
 		telemetry bool
-	}{{"root", "", true}, {"base-path", "/agents", false}}
+		api       build.API // zero: direct, to https://api.example.com
+	}{
+		{"root", "", true, build.API{}},
+		{"base-path", "/agents", false, build.API{}},
+		{"one-origin", "/agents", false, oneOrigin},
+		{"one-origin-root", "", false, oneOrigin},
+		{"same-origin", "/agents", false, sameOrigin},
+	}
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
 			dir, m := testBake(t, v.base, v.telemetry)
+			if v.api.Mode != "" {
+				m.API, m.APIOrigin = v.api, ""
+			}
 			files, err := EdgeFiles(dir, m, EdgeOptions{Hosts: Hosts})
 			if err != nil {
 				t.Fatal(err)
 			}
 			for name, got := range files {
-				if strings.HasSuffix(name, "/"+FunctionFile) {
+				// The worker differs between bakes only in its first lines:
+				// one golden copy is enough.
+				if strings.HasSuffix(name, "/"+FunctionFile) || (strings.HasSuffix(name, "/"+PagesWorkerFile) && v.name != "one-origin") {
 					continue
 				}
 				golden(t, filepath.Join("testdata", "golden", v.name, filepath.FromSlash(name)), got)
@@ -169,5 +183,33 @@ func TestCSPOrigin(t *testing.T) {
 		if got := cspOrigin(in); got != want {
 			t.Errorf("cspOrigin(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestCSPFollowsTheBake: the connect-src of a one-origin bake is the page's
+// own origin, and a feature that fetches elsewhere (Templates) adds exactly
+// its origin.
+func TestCSPFollowsTheBake(t *testing.T) {
+	dir, m := testBake(t, "/agents", false)
+	m.APIOrigin, m.API = "", build.API{Mode: build.APIOneOrigin, Prefix: "/api", Upstream: "https://mastra.internal"}
+	cases := []struct {
+		name    string
+		config  map[string]string
+		connect string
+	}{
+		{"one origin, no features", map[string]string{"MASTRA_TEMPLATES": "false"}, "connect-src 'self';"},
+		{"templates on", map[string]string{"MASTRA_TEMPLATES": "true"}, "connect-src 'self' https://mastra.ai;"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m.Config = c.config
+			csp, err := ContentSecurityPolicy(m, filepath.Join(dir, build.SiteDir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(csp, c.connect) {
+				t.Errorf("CSP lacks %q: %s", c.connect, csp)
+			}
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/studiobake/studiobake/build"
 	"github.com/studiobake/studiobake/templates/cfrun"
 )
 
@@ -137,7 +138,11 @@ func TestGateBasic(t *testing.T) {
 				t.Errorf("hash in code = %v with inKVS %v", !inKVS, inKVS)
 			}
 			h := func(v string) map[string]string { return map[string]string{"authorization": v} }
-			runCases(t, code, o.KVSEntries(), []gateCase{
+			var kvUsers []User
+			if inKVS {
+				kvUsers = o.Basic.Users
+			}
+			runCases(t, code, kvsEntries(nil, kvUsers), []gateCase{
 				{"right password", ev("/agents/agents/gpt-4.1", "", "", h(basicHeader("alice", pw)), nil), want{uri: "/agents/index.html"}},
 				{"lower-case scheme", ev("/agents/", "", "", h("basic "+basicHeader("alice", pw)[6:]), nil), want{uri: "/agents/index.html"}},
 				{"wrong password", ev("/agents/", "", "", h(basicHeader("alice", pw+"x")), nil), want{status: 401, header: "www-authenticate"}},
@@ -210,7 +215,7 @@ func session(secret, header string, claims string) string {
 func TestGateCookie(t *testing.T) {
 	secret := strings.Repeat("s3cr3t-", 6)
 	o := CloudFrontOptions{BasePath: "/agents", KVSARN: testARN,
-		Cookie: &CookieAuth{Name: "studio_session", LoginURL: "https://login.example.com/start?app=studio", ReturnParam: "return_to", Secret: secret}}
+		Cookie: &CookieAuth{Name: "studio_session", LoginURL: "https://login.example.com/start?app=studio", ReturnParam: "return_to"}}
 	code, err := CompileCloudFront(o)
 	if err != nil {
 		t.Fatal(err)
@@ -224,7 +229,7 @@ func TestGateCookie(t *testing.T) {
 	c := func(v string) map[string]string { return map[string]string{"studio_session": v} }
 	login := "https://login.example.com/start?app=studio&return_to=" + "https%3A%2F%2Fstudio.example.com%2Fagents%2Ftools%3Fx%3D1"
 	redirect := want{status: 302, location: "https://login.example.com/start?app=studio&return_to="}
-	runCases(t, code, o.KVSEntries(), []gateCase{
+	runCases(t, code, kvsEntries([]byte(secret), nil), []gateCase{
 		{"valid JWT", ev("/agents/tools", "", "", nil, c(session(secret, jwtHS, live))), want{uri: "/agents/index.html"}},
 		{"valid session", ev("/agents/tools", "", "", nil, c(session(secret, "", live))), want{uri: "/agents/index.html"}},
 		{"expired", ev("/agents/tools", "x=1", "", nil, c(session(secret, jwtHS, fmt.Sprintf(`{"exp":%d}`, now-10)))), want{status: 302, location: login}},
@@ -306,4 +311,64 @@ function handler(e) {
 			t.Errorf("%s: character reads differ by where strings differ: %v", e.name, counts)
 		}
 	}
+}
+
+// TestGateOneOrigin: with the API on the page's origin the gate passes the
+// API prefix on untouched (no SPA routing, no basic or cookie auth, which
+// belong to Studio's files), keeps the IP rule on it, tells the server the
+// viewer's host, and answers Studio's root probe.
+func TestGateOneOrigin(t *testing.T) {
+	u, pw, err := NewUser("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &build.Manifest{Schema: build.ManifestSchema, BasePath: "/agents", Routes: []string{"agents", "workflows"}, Entry: build.EntryFile,
+		API:   build.API{Mode: build.APIOneOrigin, Prefix: "/api", Upstream: "https://mastra.internal"},
+		Files: []build.File{{Path: "index.html"}, {Path: "assets/main-AbCdEf12.js"}}}
+	o := CloudFrontOptionsFromManifest(m)
+	o.AllowCIDRs = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+	o.Basic = &BasicAuth{Realm: "Studio", Users: []User{u}}
+	code, err := CompileCloudFront(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, out := "192.0.2.10", "198.51.100.7"
+	auth := map[string]string{"authorization": basicHeader("alice", pw)}
+	runCases(t, code, nil, []gateCase{
+		{"API call passes untouched", ev("/api/agents/support.bot-v1.2", "", in, nil, nil), want{uri: "/api/agents/support.bot-v1.2"}},
+		{"API prefix itself", ev("/api", "", in, nil, nil), want{uri: "/api"}},
+		{"auth capabilities at the prefix", ev("/api/auth/capabilities", "", in, nil, nil), want{uri: "/api/auth/capabilities"}},
+		{"API from outside the allowed network", ev("/api/agents", "", out, nil, nil), want{status: 403}},
+		{"encoded prefix is not the API", ev("/%61pi/agents", "", in, nil, nil), want{status: 401}},
+		{"a longer first segment is not the API", ev("/apix/agents", "", in, auth, nil), want{status: 404}},
+		{"root probe without credentials", ev("/", "", in, nil, nil), want{status: 200}},
+		{"root probe from outside", ev("/", "", out, nil, nil), want{status: 403}},
+		{"Studio still needs basic auth", ev("/agents/agents", "", in, nil, nil), want{status: 401}},
+		{"Studio with credentials", ev("/agents/agents/support.bot-v1.2", "", in, auth, nil), want{uri: "/agents/index.html"}},
+	})
+	for _, e := range engines(t) {
+		res, errs := e.run(t, code, nil, []cfrun.Event{ev("/api/agents", "", in, map[string]string{"x-forwarded-host": "evil.example"}, nil)})
+		if errs[0] != nil || res[0].Request == nil {
+			t.Fatalf("%s: %v %+v", e.name, errs[0], res[0].Response)
+		}
+		h := res[0].Request.Headers
+		if h["x-forwarded-host"].Value != "studio.example.com" || h["x-forwarded-proto"].Value != "https" {
+			t.Errorf("%s: forwarded headers %+v, want the viewer's host and https", e.name, h)
+		}
+	}
+}
+
+// TestGateWithoutAPIOnTheOrigin: a bake that calls another origin keeps
+// routing /api like any other path outside the base, and / stays a 404.
+func TestGateWithoutAPIOnTheOrigin(t *testing.T) {
+	m := &build.Manifest{Schema: build.ManifestSchema, BasePath: "/agents", Entry: build.EntryFile,
+		API: build.API{Mode: build.APIDirect, Prefix: "/api"}, Files: []build.File{{Path: "index.html"}}}
+	code, err := CompileCloudFront(CloudFrontOptionsFromManifest(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCases(t, code, nil, []gateCase{
+		{"API path is not forwarded", ev("/api/agents", "", "192.0.2.1", nil, nil), want{status: 404}},
+		{"no root probe answer", ev("/", "", "192.0.2.1", nil, nil), want{status: 404}},
+	})
 }

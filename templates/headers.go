@@ -91,6 +91,11 @@ func ContentSecurityPolicy(m *build.Manifest, siteDir string) (string, error) {
 	if m.APIOrigin != "" {
 		connect = append(connect, cspOrigin(m.APIOrigin))
 	}
+	for _, f := range featureConnect {
+		if m.Config[f.name] == "true" {
+			connect = append(connect, f.origin)
+		}
+	}
 	if m.TelemetryEnabled {
 		connect = append(connect, telemetryConnect...)
 		script = append(script, telemetryScript...)
@@ -112,6 +117,12 @@ func ContentSecurityPolicy(m *build.Manifest, siteDir string) (string, error) {
 		return "", fmt.Errorf("content security policy is %d characters; CloudFront allows %d", len(csp), maxCSPLength)
 	}
 	return csp, nil
+}
+
+// featureConnect are origins the page fetches from only when a feature is on:
+// the Templates page loads its list from mastra.ai.
+var featureConnect = []struct{ name, origin string }{
+	{"MASTRA_TEMPLATES", "https://mastra.ai"},
 }
 
 // cspOrigin drops a default port (the page calls https://host:443 because

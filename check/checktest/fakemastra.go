@@ -32,6 +32,9 @@ type Options struct {
 	Origins []string // for AllowOrigins
 	// Agents is the agents list (GET {prefix}/agents); nil means one agent.
 	Agents map[string]any
+	// Auth makes auth/capabilities say Studio Auth is on, as a server with
+	// server.auth (SimpleAuth) does.
+	Auth bool
 }
 
 // Request is one request the fake received.
@@ -102,6 +105,10 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
 		_, _ = w.Write([]byte("Hello to the Mastra API!"))
 	case p == a.o.Prefix+"/auth/capabilities":
+		if a.o.Auth {
+			writeJSON(w, http.StatusOK, map[string]any{"enabled": true, "login": map[string]any{"type": "credentials"}})
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]any{"enabled": false, "login": nil})
 	case p == a.o.Prefix+"/agents":
 		writeJSON(w, http.StatusOK, a.o.Agents)

@@ -8,6 +8,14 @@
 
 async function handler(event) {
   var req = event.request;
+  if (API && (req.uri === API || req.uri.indexOf(API + '/') === 0)) {
+    // One origin: the API behaviour forwards this to the Mastra server,
+    // which authenticates its own calls (Basic credentials cached for
+    // Studio's files would collide with the API's Authorization header),
+    // so only the IP rule applies. The raw URI is matched, as CloudFront's
+    // path patterns are: an encoded prefix is not the API and stays gated.
+    return (CIDRS && !ipAllowed(event.viewer.ip) && answer(403, 'Forbidden')) || forward(req);
+  }
   var path;
   try {
     // Match on the decoded path: S3 decodes %5F to _, so an encoded request
@@ -23,6 +31,11 @@ async function handler(event) {
   }
   if (path === BASE + STATE || path.indexOf(BASE + STATE + '/') === 0) {
     return answer(404, 'Not Found');
+  }
+  if (PROBE && path === '/') {
+    // Studio's first request is its origin's root, without credentials;
+    // unless it answers 2xx, Studio shows its "instance URL" form.
+    return (CIDRS && !ipAllowed(event.viewer.ip) && answer(403, 'Forbidden')) || answer(200, 'OK');
   }
   return (AUTH && (await authorize(event, req))) || route(req, path);
 }
