@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -25,7 +24,10 @@ func buildFlags() []cli.Flag {
 		&cli.StringFlag{Name: "registry", Usage: "npm registry `URL` (default: npm's own configuration)"},
 		&cli.StringFlag{Name: "cache-dir", EnvVars: []string{"STUDIOBAKE_CACHE_DIR"},
 			Usage: "keep fetched packages in `DIR` (default: the user cache directory)"},
-		&cli.StringSliceFlag{Name: "env-file", Usage: "read MASTRA_* values from `FILE` (repeatable; a later file wins), after .env.production and .env"},
+		&cli.StringFlag{Name: "mode", EnvVars: []string{"STUDIOBAKE_MODE"},
+			Usage: "read .env, .env.local, .env.`MODE`, .env.MODE.local like Vite (default production; with --env-file, only when given)"},
+		&cli.StringSliceFlag{Name: "env-file", Usage: "read MASTRA_* values from `FILE` instead of the .env files (repeatable; a later file wins; with --mode, on top of them)"},
+		&cli.BoolFlag{Name: "explain", Usage: "print every Studio setting with where its value came from"},
 		&cli.StringFlag{Name: "server-url", Usage: "the Mastra API as one `URL`, e.g. https://api.example.com/api (sets protocol, host, port and API prefix)"},
 		&cli.StringFlag{Name: "api-origin", EnvVars: []string{"STUDIOBAKE_API_ORIGIN"},
 			Usage: "one origin: the Mastra server `URL` (origin only, e.g. https://mastra.internal.example.com) that the CDN forwards the API prefix to; the page calls its own origin"},
@@ -46,8 +48,8 @@ func buildCommand() *cli.Command {
 		Name:      "build",
 		Usage:     "bake Studio into a CDN-ready directory",
 		UsageText: "studiobake build [--out dist] [--studio DIR|FILE.tgz] [--server-url URL] [--base-path /agents] [--env-file FILE]...",
-		Description: "Reads MASTRA_* values (flags, then the process environment, then --env-file files,\n" +
-			".env.production and .env), finds the Studio tree (--studio, node_modules/mastra, or the\n" +
+		Description: "Reads MASTRA_* values (flags, then the process environment, then .env.[mode].local,\n" +
+			".env.[mode], .env.local and .env, or the --env-file files), finds the Studio tree (--studio, node_modules/mastra, or the\n" +
 			"mastra package from the npm registry), and writes DIR/site (upload this), DIR/manifest.json\n" +
 			"and, with --edge, DIR/edge/.",
 		Flags: buildFlags(),
@@ -69,7 +71,7 @@ func bakeFromContext(c *cli.Context) (string, error) {
 		return "", err
 	}
 	if !c.Bool("quiet") && !c.Bool("json") {
-		fmt.Fprintln(c.App.ErrWriter, summaryLine(r))
+		printBakeSummary(c.App.ErrWriter, r)
 	}
 	return r.Out, nil
 }
@@ -100,14 +102,22 @@ func bake(c *cli.Context) (*build.Result, error) {
 		TelemetryEnabled: cfg.TelemetryEnabled,
 		Strict:           c.Bool("strict"), Force: c.Bool("force"), PublicManifest: c.Bool("public-manifest"),
 		Version: version, Finish: finish,
-		Warn: func(s string) { fmt.Fprintf(c.App.ErrWriter, "studiobake: warning: %s\n", s) },
+		Warn: func(s string) { warn(c, s) },
 	})
 }
 
 // loadConfig resolves the MASTRA_* configuration from build's flags, the
 // process environment and .env files.
 func loadConfig(c *cli.Context) (*env.Config, error) {
-	flags := map[string]string{}
+	flags, fromFile := map[string]string{}, map[string]string{}
+	// Values the config file gave go to their own layer, so that errors
+	// name the file and the environment beats it.
+	layer := func(flag string) map[string]string {
+		if _, ok := configOrigin(c, flag); ok {
+			return fromFile
+		}
+		return flags
+	}
 	for _, kv := range c.StringSlice("set") {
 		name, value, ok := strings.Cut(kv, "=")
 		if !ok || !strings.HasPrefix(name, "MASTRA_") {
@@ -120,20 +130,42 @@ func loadConfig(c *cli.Context) (*env.Config, error) {
 			}
 			return nil, fmt.Errorf("invalid --set %q: %s is not a Studio variable%s", kv, name, hint)
 		}
-		flags[name] = value
+		layer("set")[name] = value
 	}
 	if c.IsSet("base-path") {
-		flags["MASTRA_STUDIO_BASE_PATH"] = c.String("base-path")
+		layer("base-path")["MASTRA_STUDIO_BASE_PATH"] = c.String("base-path")
+	}
+	from := map[string]string{}
+	for _, f := range []string{"server-url", "api-origin"} {
+		from[f], _ = configOrigin(c, f)
+	}
+	origin, _ := configOrigin(c, "set")
+	if o, ok := configOrigin(c, "base-path"); ok {
+		origin = o
 	}
 	wd, _ := os.Getwd()
 	cfg, warnings, err := env.Load(env.Sources{
-		Dir: wd, EnvFiles: c.StringSlice("env-file"), Environ: os.Environ(), Flags: flags,
+		Dir: wd, EnvFileFlags: c.StringSlice("env-file"), Mode: c.String("mode"), Environ: os.Environ(), Flags: flags,
+		Config: fromFile, ConfigOrigin: origin, From: from,
 		ServerURL: c.String("server-url"), APIOrigin: c.String("api-origin"), PresetsFile: c.String("request-context-presets"),
 	})
 	for _, w := range warnings {
-		fmt.Fprintf(c.App.ErrWriter, "studiobake: warning: %s\n", w)
+		warn(c, w)
+	}
+	if err == nil && c.Bool("explain") {
+		explain(c.App.ErrWriter, cfg)
 	}
 	return cfg, err
+}
+
+// explain prints each Studio setting with its source, so that a value
+// that came from an unexpected file is seen before it ships.
+func explain(w io.Writer, cfg *env.Config) {
+	for _, v := range env.Vars {
+		if from, ok := cfg.Origins[v.Name]; ok {
+			fmt.Fprintf(w, "  %-40s %-28q from %s\n", v.Name, cfg.Values[v.Name], from)
+		}
+	}
 }
 
 func knownVar(name string) bool {
@@ -148,17 +180,22 @@ func knownVar(name string) bool {
 func reportBuild(c *cli.Context, w io.Writer, r *build.Result) error {
 	if c.Bool("json") {
 		m := r.Manifest
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{
+		return writeResult(c, true, map[string]any{
 			"out": r.Out, "site": r.Site, "files": r.Files, "bytes": r.Bytes,
 			"durationMs": r.Duration.Milliseconds(), "studio": m.Studio, "basePath": m.BasePath,
-			"apiEndpoint": m.APIEndpoint, "warnings": nonNil(r.Warnings),
+			"apiEndpoint": m.APIEndpoint, "api": m.API,
 		})
 	}
 	if c.Bool("quiet") {
 		return nil
 	}
+	printBakeSummary(w, r)
+	return nil
+}
+
+// printBakeSummary says what every command that bakes baked: the endpoint
+// and base path are what a wrong .env file gets wrong.
+func printBakeSummary(w io.Writer, r *build.Result) {
 	m := r.Manifest
 	base := m.BasePath
 	if base == "" {
@@ -166,9 +203,11 @@ func reportBuild(c *cli.Context, w io.Writer, r *build.Result) error {
 	}
 	fmt.Fprintf(w, "  Studio:       %s (%s)\n", orUnknown(m.Studio.Version), m.Studio.Origin)
 	fmt.Fprintf(w, "  API endpoint: %s\n", m.APIEndpoint)
+	if m.API.OneOrigin() {
+		fmt.Fprintf(w, "  API upstream: %s (the CDN forwards %s/ to it)\n", m.API.Upstream, m.API.Prefix)
+	}
 	fmt.Fprintf(w, "  base path:    %s\n", base)
 	fmt.Fprintln(w, summaryLine(r))
-	return nil
 }
 
 func summaryLine(r *build.Result) string {

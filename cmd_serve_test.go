@@ -38,8 +38,8 @@ func TestCheckCommandUnreachable(t *testing.T) {
 		t.Errorf("stderr %q, want nothing: the report is the output", errOut.String())
 	}
 	text := out.String()
-	if n := strings.Count(text, "FAIL  "); n != 11 || !strings.Contains(text, "connection refused") ||
-		!strings.HasSuffix(text, "check: 0 passed, 11 failed\n") || strings.Contains(text, "goroutine") {
+	if n := strings.Count(text, "FAIL  "); n != 12 || !strings.Contains(text, "connection refused") ||
+		!strings.HasSuffix(text, "check: 0 passed, 12 failed\n") || strings.Contains(text, "goroutine") {
 		t.Errorf("report:\n%s", text)
 	}
 }
@@ -55,7 +55,7 @@ func TestCheckCommandJSON(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("--json output is not JSON: %v\n%s", err, out.String())
 	}
-	if code != exitError || rep.Failed != 11 || rep.Items[0].ID != "page" || rep.Items[0].Fix == "" {
+	if code != exitError || rep.Failed != 12 || rep.Items[0].ID != "page" || rep.Items[0].Fix == "" {
 		t.Errorf("exit %d, report %+v", code, rep)
 	}
 }
@@ -257,6 +257,28 @@ func TestServeArguments(t *testing.T) {
 		code, _, stderr := runCLI(t, c.args...)
 		if code != c.code || !strings.Contains(stderr, c.want) {
 			t.Errorf("%s: exit %d, stderr %q; want exit %d and %q", c.desc, code, stderr, c.code, c.want)
+		}
+	}
+}
+
+// TestServeCommandAPIRefused: a bad --api (or STUDIOBAKE_SERVE_API) is one
+// line naming the flag and the value, exit 1, and nothing listens.
+func TestServeCommandAPIRefused(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		env  string
+		want string
+	}{
+		{[]string{"--api", "localhost:4111"}, "", `studiobake: invalid --api "localhost:4111": want an absolute http:// or https:// URL`},
+		{nil, "http://localhost:4111/api", `studiobake: invalid --api "http://localhost:4111/api": a path is not allowed`},
+		{[]string{"--api", "http://localhost:4111"}, "", "studiobake: --api http://localhost:4111: this bake's page calls the Mastra API at"},
+	} {
+		t.Setenv("STUDIOBAKE_SERVE_API", c.env)
+		var out, errOut bytes.Buffer
+		args := append([]string{"studiobake", "serve", "--port", "0", "--dir", tinyBake(t)}, c.args...)
+		code := run(context.Background(), args, &out, &errOut)
+		if code != exitError || !strings.HasPrefix(errOut.String(), c.want) || strings.Count(errOut.String(), "\n") != 1 || out.Len() != 0 {
+			t.Errorf("%v (env %q): exit %d, stdout %q, stderr %q, want one line starting %q", c.args, c.env, code, out.String(), errOut.String(), c.want)
 		}
 	}
 }

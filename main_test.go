@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/studiobake/studiobake/build"
+	"github.com/studiobake/studiobake/build/npm/tartest"
 	urfave "github.com/urfave/cli/v2"
 )
 
@@ -159,6 +162,43 @@ func TestBuildErrors(t *testing.T) {
 	}
 }
 
+// TestBuildHostileTarball: a --studio tarball made to fill the disk is refused
+// at its first bad entry, naming the file and the entry, exit 1, and leaves
+// nothing in the output or the temporary directory.
+func TestBuildHostileTarball(t *testing.T) {
+	cases := map[string]func(w *tartest.Tar){
+		"huge declared size": func(w *tartest.Tar) { w.Declared("package/dist/studio/assets/a.js", 1<<40) },
+	}
+	for _, f := range tartest.SparseFormats {
+		cases["sparse "+f] = func(w *tartest.Tar) {
+			// Each under the size cap, together over it: 600 MiB from ~2 KB.
+			w.Sparse(f, "package/dist/studio/assets/a.js", 300<<20)
+			w.Sparse(f, "package/dist/studio/assets/b.js", 300<<20)
+		}
+	}
+	for desc, add := range cases {
+		t.Run(desc, func(t *testing.T) {
+			work, tmp := t.TempDir(), t.TempDir()
+			t.Chdir(work)
+			t.Setenv("TMPDIR", tmp)
+			w := tartest.Package("1.31.0")
+			add(w)
+			must(t, os.WriteFile("bomb.tgz", w.Gzip(), 0o644))
+			code, _, stderr := runCLI(t, "build", "--studio", "bomb.tgz", "--out", "out")
+			want := `studiobake: studio tarball bomb.tgz: `
+			if code != 1 || !strings.HasPrefix(stderr, want) || !strings.Contains(stderr, `"package/dist/studio/assets/a.js"`) {
+				t.Errorf("exit %d, stderr %q; want exit 1 and %q naming package/dist/studio/assets/a.js", code, stderr, want)
+			}
+			if _, err := os.Stat("out"); !os.IsNotExist(err) {
+				t.Errorf("a failed build left out/ behind")
+			}
+			if left, _ := os.ReadDir(tmp); len(left) > 0 {
+				t.Errorf("the temporary directory holds %v after the failure", left)
+			}
+		})
+	}
+}
+
 // TestPublicManifest: the manifest is served only when asked for.
 func TestPublicManifest(t *testing.T) {
 	t.Chdir(t.TempDir())
@@ -237,5 +277,76 @@ func TestSeveralInvalidValues(t *testing.T) {
 		if !strings.HasPrefix(lines[i], "studiobake: invalid ") || !strings.Contains(stderr, want) {
 			t.Errorf("line %q: want 'studiobake: invalid ...' naming %s", lines[i], want)
 		}
+	}
+}
+
+// TestExitCodes: 0, 1 and 2 and nothing else, whatever the path, each
+// failure with one line that says what to do.
+func TestExitCodes(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"bogus"}, 2, `unknown command "bogus"`},
+		{[]string{"biuld"}, 2, `did you mean "build"?`},
+		{[]string{"help", "bogus"}, 2, `no help topic "bogus"`},
+		{[]string{"build", "/path/to/studio"}, 2, `build takes no arguments, got "/path/to/studio"`},
+		{[]string{"build", "extra", "--out", "site"}, 2, "flags go before arguments"},
+		{[]string{"releases", "x"}, 2, "releases takes no arguments"},
+		{[]string{"build", "--bsae-path", "/x"}, 2, "unknown flag --bsae-path; did you mean --base-path?"},
+		{[]string{"publish", "--distrbution-id", "E1"}, 2, "did you mean --distribution-id?"},
+		{[]string{"build", "--zzz"}, 2, "unknown flag --zzz"},
+	} {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			work := t.TempDir()
+			t.Chdir(work)
+			code, stdout, stderr := runCLI(t, c.args...)
+			if code != c.code || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 {
+				t.Fatalf("exit %d, stderr %q, stdout %q; want exit %d and one line with %q", code, stderr, stdout, c.code, c.want)
+			}
+			if _, err := os.Stat("site"); !os.IsNotExist(err) {
+				t.Fatal("a usage error wrote output")
+			}
+		})
+	}
+	// A child process's status satisfies cli.ExitCoder; it must not leak out.
+	var errb bytes.Buffer
+	child := exec.Command("sh", "-c", "exit 7").Run()
+	if code := exitCode(context.Background(), fmt.Errorf("npm config get registry: %w", child), &errb); code != exitError {
+		t.Fatalf("a child's exit 7 became exit %d", code)
+	}
+	// Cancelled work (Ctrl-C) says so and exits 1.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	errb.Reset()
+	if code := exitCode(ctx, fmt.Errorf("fetch: %w", context.Canceled), &errb); code != exitError || !strings.Contains(errb.String(), "interrupted (Ctrl-C)") {
+		t.Fatalf("cancelled: exit %d, %q", code, errb.String())
+	}
+}
+
+// TestNothingIgnored: a flag given twice that takes one value, and build
+// settings next to publish --dir, are usage errors before anything runs.
+func TestNothingIgnored(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"publish", "--bucket", "b", "--distribution-id", "E1", "--distribution-id=E2"}, `--distribution-id is given twice ("E1" and "E2")`},
+		{[]string{"build", "--out", "a", "--out", "b"}, `--out is given twice`},
+		{[]string{"publish", "--dir", "dist", "--bucket", "b", "--base-path", "/x", "--edge", "nginx"}, "publish --dir dist publishes that bake as it is, so --base-path, --edge would do nothing"},
+	} {
+		work := t.TempDir()
+		t.Chdir(work)
+		code, _, stderr := runCLI(t, c.args...)
+		if code != exitUsage || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", c.args, code, stderr, c.want)
+		}
+	}
+	// Repeatable flags stay repeatable.
+	work := t.TempDir()
+	t.Chdir(work)
+	if code, _, stderr := runCLI(t, "build", "--studio", testTree(t), "-q", "--edge", "nginx", "--edge", "netlify", "--set", "MASTRA_TEMPLATES=true", "--set", "MASTRA_TELEMETRY_DISABLED=true"); code != 0 {
+		t.Fatalf("repeated slice flags: exit %d %s", code, stderr)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -28,6 +29,8 @@ func checkOutput(out, source string, force bool) (string, error) {
 	realOut := abs
 	if r, err := filepath.EvalSymlinks(abs); err == nil {
 		realOut = r
+	} else if fi, lerr := os.Lstat(abs); lerr == nil && fi.Mode()&os.ModeSymlink != 0 {
+		return "", fmt.Errorf("refusing output %s: it is a link to a missing directory", out)
 	}
 	if within(realOut, src) || within(src, realOut) {
 		return "", fmt.Errorf("refusing output %s: it overlaps the Studio tree %s", out, source)
@@ -37,6 +40,9 @@ func checkOutput(out, source string, force bool) (string, error) {
 			return "", fmt.Errorf("refusing output %s: replacing it would delete %s", out, keep)
 		}
 	}
+	// A symlinked output is followed: the link stays, and what it names is
+	// replaced (a container volume or a shared cache path).
+	abs = realOut
 	st, err := os.Stat(abs)
 	switch {
 	case os.IsNotExist(err):
@@ -84,8 +90,9 @@ func isEarlierBake(dir string) bool {
 		return true
 	}
 	for _, e := range entries {
-		switch e.Name() {
-		case SiteDir, ManifestFile, EdgeDir:
+		switch name := e.Name(); {
+		case name == SiteDir || name == ManifestFile || name == EdgeDir:
+		case strings.HasPrefix(name, insideTemp) || strings.HasPrefix(name, insideOld):
 		default:
 			return false
 		}
@@ -102,7 +109,15 @@ func writeOutput(ctx context.Context, out string, o Options, warn func(string)) 
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return nil, fmt.Errorf("output %s: %w", out, err)
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".tmp-")
+	// A mount point (a container volume) cannot be renamed: bake inside it
+	// and swap its entries instead.
+	inPlace := isDir(out) && isMountPoint(out)
+	tmpDir, prefix := parent, "."+filepath.Base(out)+".tmp-"
+	if inPlace {
+		tmpDir, prefix = out, insideTemp
+	}
+	removeLeftovers(tmpDir, prefix)
+	tmp, err := os.MkdirTemp(tmpDir, prefix+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
 		return nil, fmt.Errorf("output %s: %w", out, err)
 	}
@@ -137,7 +152,78 @@ func writeOutput(ctx context.Context, out string, o Options, warn func(string)) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if inPlace {
+		return m, swapInside(tmp, out)
+	}
 	return m, swap(tmp, out)
+}
+
+// Temporary entries of an in-place swap, inside the output directory.
+const (
+	insideTemp = ".studiobake.tmp-"
+	insideOld  = ".studiobake.old-"
+)
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+// removeLeftovers deletes temporary directories of earlier bakes that were
+// stopped at once (a second Ctrl-C, a killed container): their names carry
+// the process id, and only those whose process is gone are removed, so a
+// bake running beside this one keeps its own.
+func removeLeftovers(dir, prefix string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok {
+			rest, ok = strings.CutPrefix(e.Name(), insideOld)
+		}
+		pid, _, _ := strings.Cut(rest, "-")
+		if n, err := strconv.Atoi(pid); ok && err == nil && n != os.Getpid() && !processAlive(n) {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// swapInside moves the bake's entries into out, which cannot be renamed
+// itself: the previous entries go aside first and come back if a move
+// fails. Each rename stays on one file system.
+func swapInside(tmp, out string) error {
+	old, err := os.MkdirTemp(out, insideOld+strconv.Itoa(os.Getpid())+"-")
+	if err != nil {
+		return fmt.Errorf("replace %s: %w", out, err)
+	}
+	var moved []string
+	restore := func(err error) error {
+		for _, name := range moved {
+			os.Rename(filepath.Join(old, name), filepath.Join(out, name))
+		}
+		return fmt.Errorf("replace %s: %w", out, err)
+	}
+	for _, name := range []string{SiteDir, ManifestFile, EdgeDir} {
+		if _, err := os.Lstat(filepath.Join(out, name)); err == nil {
+			if err := os.Rename(filepath.Join(out, name), filepath.Join(old, name)); err != nil {
+				return restore(err)
+			}
+			moved = append(moved, name)
+		}
+	}
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		return restore(err)
+	}
+	for _, e := range entries {
+		if err := os.Rename(filepath.Join(tmp, e.Name()), filepath.Join(out, e.Name())); err != nil {
+			return restore(err)
+		}
+	}
+	os.RemoveAll(tmp)
+	return os.RemoveAll(old)
 }
 
 // swap replaces out with tmp: two renames, with the old output put back if

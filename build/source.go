@@ -140,20 +140,22 @@ func fromTarball(file string) (*Source, error) {
 }
 
 func fromRegistry(ctx context.Context, o SourceOptions) (*Source, error) {
-	reg, err := npm.ResolveRegistry(ctx, o.Registry, o.Dir, o.Environ)
-	if err != nil {
-		return nil, err
-	}
 	cache := o.CacheDir
 	if cache == "" {
 		if d, err := os.UserCacheDir(); err == nil {
 			cache = filepath.Join(d, "studiobake")
 		}
 	}
-	got, err := npm.Fetch(ctx, npm.FetchOptions{
-		Registry: reg, Name: "mastra", Version: o.MastraVersion, CacheDir: cache,
-		Subdirs: packagePaths(), Progress: o.Progress,
-	})
+	fo := npm.FetchOptions{Name: "mastra", Version: o.MastraVersion, CacheDir: cache, Subdirs: packagePaths(), Progress: o.Progress}
+	if got, ok := npm.FromCache(fo); ok {
+		return &Source{Dir: got.Dir, Version: got.Version, Origin: "npm mastra@" + got.Version}, nil
+	}
+	reg, err := npm.ResolveRegistry(ctx, o.Registry, o.Dir, o.Environ)
+	if err != nil {
+		return nil, err
+	}
+	fo.Registry = reg
+	got, err := npm.Fetch(ctx, fo)
 	if err != nil {
 		return nil, err
 	}

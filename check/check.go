@@ -91,6 +91,7 @@ var titles = []struct{ id, title string }{
 	{IDMissingAsset, "missing asset returns 404"},
 	{IDRefresh, "refresh-events answers 204"},
 	{IDSecurity, "security headers"},
+	{IDGateBypass, "no way past the gate without credentials"},
 	{IDAPIRoot, "API root answers the site"},
 	{IDAPIPreflight, "API CORS preflight"},
 	{IDAPICaps, "API auth/capabilities with credentials"},
@@ -122,6 +123,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	for _, it := range c.siteItems(ctx, pg) {
 		add(it)
 	}
+	add(c.gateItem(ctx, pg))
 	api, apiErr := c.apiEndpoint(pg)
 	if apiErr != nil {
 		for _, id := range []string{IDAPIRoot, IDAPIPreflight, IDAPICaps, IDStudioAuth} {

@@ -9,13 +9,30 @@ import (
 
 // Sources says where Load looks for values.
 type Sources struct {
-	Dir         string            // where .env.production and .env are looked for (working dir); "" = don't read them
-	EnvFiles    []string          // --env-file, in the order given; a later file overrides an earlier one; a missing one is an error
-	Environ     []string          // the process environment in os.Environ() form (tests pass their own)
-	Flags       map[string]string // explicit values from command-line flags, by variable name; highest priority
-	ServerURL   string            // --server-url convenience, e.g. https://api.example.com:8443/mastra/api
-	PresetsFile string            // --request-context-presets FILE (JSON file); overrides MASTRA_REQUEST_CONTEXT_PRESETS
-	APIOrigin   string            // --api-origin: one-origin mode, the Mastra server the CDN forwards the API prefix to
+	Dir          string            // where .env, .env.local, .env.[mode], .env.[mode].local are looked for (working dir); "" = don't read them
+	Mode         string            // --mode: which .env.[mode] files ("" = production, and --env-file replaces them)
+	EnvFileFlags []string          // --env-file, in the order given; a later file overrides an earlier one; a missing one is an error
+	Environ      []string          // the process environment in os.Environ() form (tests pass their own)
+	Flags        map[string]string // explicit values from command-line flags, by variable name; highest priority
+	ServerURL    string            // --server-url convenience, e.g. https://api.example.com:8443/mastra/api
+	PresetsFile  string            // --request-context-presets FILE (JSON file); overrides MASTRA_REQUEST_CONTEXT_PRESETS
+	APIOrigin    string            // --api-origin: one-origin mode, the Mastra server the CDN forwards the API prefix to
+	// Config holds Studio values from the config file (its set and
+	// base-path), above the .env files and below the environment;
+	// ConfigOrigin names the file (and environment) in messages.
+	Config       map[string]string
+	ConfigOrigin string
+	// From says where --server-url and --api-origin came from when not the
+	// command line ("studiobake.toml [env.staging]"), for their errors.
+	From map[string]string
+}
+
+// from is " (from X)" for a flag whose value came from elsewhere.
+func (s Sources) from(flag string) string {
+	if o := s.From[flag]; o != "" {
+		return " (from " + o + ")"
+	}
+	return ""
 }
 
 // Config is the validated configuration of one bake.

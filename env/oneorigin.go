@@ -58,14 +58,16 @@ func parseAPIOrigin(raw string) (string, error) {
 func applyAPIOrigin(s Sources, raw, origins map[string]string) (string, error) {
 	upstream, err := parseAPIOrigin(s.APIOrigin)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w%s", err, s.from("api-origin"))
 	}
 	if s.ServerURL != "" {
 		return "", fmt.Errorf("--api-origin %s and --server-url %s conflict: in one-origin mode the page calls its own origin and the CDN forwards the API to --api-origin; drop --server-url (set the prefix with MASTRA_API_PREFIX)",
 			upstream, quote(s.ServerURL))
 	}
 	for _, name := range []string{nameProtocol, nameHost, namePort, nameCloudEndpoint} {
-		if origins[name] != originDefault && !(name == nameCloudEndpoint && raw[name] == "") {
+		// A value equal to the default (localhost, copied from .env.example)
+		// asks for nothing the page would then ignore.
+		if v, _ := lookup(name); origins[name] != originDefault && raw[name] != v.Default {
 			return "", fmt.Errorf("--api-origin %s and %s %s (from %s) conflict: in one-origin mode the page calls its own origin and the CDN forwards the API to --api-origin; remove %s",
 				upstream, name, quote(raw[name]), origins[name], name)
 		}

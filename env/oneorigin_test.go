@@ -50,8 +50,8 @@ func TestAPIOriginRefused(t *testing.T) {
 		{"with --server-url", "https://m.example.com", "https://api.example.com/api", nil, nil, "--api-origin https://m.example.com and --server-url \"https://api.example.com/api\" conflict"},
 		{"with a host flag", "https://m.example.com", "", map[string]string{nameHost: "api.example.com"}, nil,
 			`--api-origin https://m.example.com and MASTRA_SERVER_HOST "api.example.com" (from flag) conflict`},
-		{"with a port in the environment", "https://m.example.com", "", nil, []string{"MASTRA_SERVER_PORT=4111"},
-			`MASTRA_SERVER_PORT "4111" (from environment) conflict`},
+		{"with a port in the environment", "https://m.example.com", "", nil, []string{"MASTRA_SERVER_PORT=8443"},
+			`MASTRA_SERVER_PORT "8443" (from environment) conflict`},
 		{"with a cloud endpoint", "https://m.example.com", "", map[string]string{nameCloudEndpoint: "https://cloud.example.com"}, nil,
 			"MASTRA_CLOUD_API_ENDPOINT"},
 		{"with auto-detect off", "https://m.example.com", "", map[string]string{nameAutoDetect: "false"}, nil,
@@ -72,6 +72,10 @@ func TestAPIOriginRefused(t *testing.T) {
 				t.Fatalf("want one line, got %q", err)
 			}
 		})
+	}
+	// Values equal to the defaults (a copied .env.example) are no conflict.
+	if _, _, err := Load(Sources{APIOrigin: "https://m.example.com", Flags: map[string]string{nameHost: "localhost", nameProtocol: "http"}}); err != nil {
+		t.Fatalf("default server values: %v", err)
 	}
 	// An empty cloud endpoint is no conflict: it is the self-hosted default.
 	if _, _, err := Load(Sources{APIOrigin: "https://m.example.com", Flags: map[string]string{nameCloudEndpoint: ""}}); err != nil {

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -36,30 +37,70 @@ type layer struct {
 	values map[string]string
 }
 
+// DefaultMode is the env-file mode of a bake, as Vite's and Mastra's
+// builds use it.
+const DefaultMode = "production"
+
+var modeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// EnvFiles are the files Load reads, lowest priority first. Like Vite: .env,
+// .env.local, .env.[mode], .env.[mode].local in Dir. --env-file names the
+// files instead (a staging bake must not pick up .env.production); with
+// --mode as well, the named files go on top of the mode's.
+func (s Sources) EnvFiles() ([]string, error) {
+	mode := s.Mode
+	if mode == "" {
+		mode = DefaultMode
+	}
+	if !modeRE.MatchString(mode) || mode == "local" {
+		return nil, fmt.Errorf("invalid --mode %s: want a name such as production or staging (letters, digits, '-', '_', '.'; not \"local\")", quote(mode))
+	}
+	var files []string
+	if s.Dir != "" && (len(s.EnvFileFlags) == 0 || s.Mode != "") {
+		for _, name := range []string{".env", ".env.local", ".env." + mode, ".env." + mode + ".local"} {
+			files = append(files, filepath.Join(s.Dir, name))
+		}
+	}
+	return append(files, s.EnvFileFlags...), nil
+}
+
 // collect reads every source into layers, lowest priority first.
 func collect(s Sources) ([]layer, []string, error) {
 	var layers []layer
 	var warnings []string
-	var files []string
-	if s.Dir != "" {
-		// .env.production is read after .env so that it overrides it: the
-		// mastra CLI loads it first with dotenv, which keeps the first value.
-		files = append(files, filepath.Join(s.Dir, ".env"), filepath.Join(s.Dir, ".env.production"))
+	files, err := s.EnvFiles()
+	if err != nil {
+		return nil, nil, err
 	}
-	for i, path := range append(files, s.EnvFiles...) {
-		required := i >= len(files)
-		values, warns, err := readEnvFile(path, required)
+	named := map[string]bool{}
+	for _, f := range s.EnvFileFlags {
+		named[f] = true
+	}
+	for _, path := range files {
+		values, warns, err := readEnvFile(path, named[path])
 		if err != nil {
 			return nil, nil, err
 		}
 		warnings = append(warnings, warns...)
 		layers = append(layers, layer{path, values})
 	}
-	layers = append(layers, layer{originEnviron, parseEnviron(s.Environ)})
+	if len(s.Config) > 0 {
+		values := map[string]string{}
+		for name, v := range s.Config {
+			if _, ok := lookup(name); !ok {
+				return nil, nil, fmt.Errorf("config value for unknown variable %s", name)
+			}
+			values[name] = v
+		}
+		layers = append(layers, layer{s.ConfigOrigin, values})
+	}
+	environ, warns := parseEnviron(s.Environ)
+	warnings = append(warnings, warns...)
+	layers = append(layers, layer{originEnviron, environ})
 	if s.ServerURL != "" {
 		values, err := parseServerURL(s.ServerURL)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("%w%s", err, s.from("server-url"))
 		}
 		layers = append(layers, layer{originServerURL, values})
 	}
@@ -89,9 +130,9 @@ func readEnvFile(path string, required bool) (map[string]string, []string, error
 	// Editors on Windows may start the file with a byte order mark, which
 	// godotenv reads as part of the first name.
 	data = bytes.TrimPrefix(data, []byte("\uFEFF"))
-	all, err := godotenv.Parse(bytes.NewReader(data))
+	all, line, err := parseTolerant(data)
 	if err != nil {
-		return nil, nil, fmt.Errorf("env file %s: line %d: %w", path, badLine(data), errMalformedEnv)
+		return nil, nil, fmt.Errorf("env file %s: line %d: %w", path, line, errMalformedEnv)
 	}
 	values := map[string]string{}
 	var warnings []string
@@ -133,10 +174,48 @@ func badLine(data []byte) int {
 	return good + 1
 }
 
+// parseTolerant parses a dotenv file, leaving out lines that are not ours
+// and that the parser cannot read (a dashed name used by another tool): a
+// .env file is shared, and only MASTRA_* lines are Studio's business. A
+// broken MASTRA_* line is still an error, with its line number (from 1).
+func parseTolerant(data []byte) (map[string]string, int, error) {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	number := make([]int, len(lines)) // original line number of each kept line
+	for i := range number {
+		number[i] = i + 1
+	}
+	for range len(number) + 1 {
+		joined := bytes.Join(lines, nil)
+		all, err := godotenv.Parse(bytes.NewReader(joined))
+		if err == nil {
+			return all, 0, nil
+		}
+		n := badLine(joined) - 1
+		if n < 0 || n >= len(lines) {
+			return nil, 0, err
+		}
+		if isOurs(lines[n]) {
+			return nil, number[n], err
+		}
+		lines, number = slices.Delete(lines, n, n+1), slices.Delete(number, n, n+1)
+	}
+	return nil, 0, errMalformedEnv
+}
+
+// isOurs says whether a dotenv line sets a MASTRA_* name.
+func isOurs(line []byte) bool {
+	l := strings.TrimSpace(string(line))
+	l = strings.TrimSpace(strings.TrimPrefix(l, "export "))
+	return strings.HasPrefix(strings.ToUpper(l), prefix)
+}
+
 // parseEnviron keeps the known variables of an os.Environ()-style list.
-// Unknown MASTRA_* names are not warned about: CI environments carry many.
-func parseEnviron(environ []string) map[string]string {
+// CI environments carry many MASTRA_* names of the Mastra server's own, so
+// only a name close to a Studio setting is warned about (a typo where CI
+// sets the values).
+func parseEnviron(environ []string) (map[string]string, []string) {
 	values := map[string]string{}
+	var warnings []string
 	for _, kv := range environ {
 		name, v, ok := strings.Cut(kv, "=")
 		if !ok {
@@ -144,9 +223,14 @@ func parseEnviron(environ []string) map[string]string {
 		}
 		if _, known := lookup(name); known {
 			values[name] = v
+		} else if strings.HasPrefix(name, prefix) {
+			if c := ClosestName(name); c != "" {
+				warnings = append(warnings, fmt.Sprintf("environment: unknown %s; did you mean %s?", name, c))
+			}
 		}
 	}
-	return values
+	slices.Sort(warnings)
+	return values, warnings
 }
 
 // parseServerURL splits --server-url into protocol, host, port and prefix.

@@ -82,18 +82,31 @@ func ClosestName(name string) string {
 	if !strings.HasPrefix(n, prefix) {
 		n = prefix + n
 	}
-	best, bestDist := "", -1
-	for _, v := range Vars {
-		d := editDistance(n, v.Name)
-		if bestDist < 0 || d < bestDist {
-			best, bestDist = v.Name, d
-		}
+	names := make([]string, len(Vars))
+	for i, v := range Vars {
+		names[i] = v.Name
 	}
 	// Allow about one typo per four characters of the part after MASTRA_,
 	// at least one and at most three: further than that, a suggestion is
 	// more likely to mislead than to help.
-	limit := min(max((len(n)-len(prefix))/4, 1), 3)
-	if bestDist > limit {
+	return nearest(n, names, min(max((len(n)-len(prefix))/4, 1), 3))
+}
+
+// Nearest is the candidate closest to word within about one typo per four
+// characters (at least one, at most three), or "": the did-you-mean of
+// command and flag names.
+func Nearest(word string, candidates []string) string {
+	return nearest(word, candidates, min(max(len(word)/4, 1), 3))
+}
+
+func nearest(word string, candidates []string, limit int) string {
+	best, bestDist := "", -1
+	for _, c := range candidates {
+		if d := editDistance(word, c); bestDist < 0 || d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	if bestDist < 0 || bestDist > limit {
 		return ""
 	}
 	return best

@@ -366,7 +366,14 @@ func (c *claim) wait(ctx context.Context, active []claimBody, deadline time.Time
 	}
 	pause := min(c.lease/6, 2*time.Second)
 	pause = pause/2 + time.Duration(mrand.Int64N(int64(pause)))
-	return sleep(ctx, min(pause, time.Until(deadline)+time.Millisecond))
+	t := time.NewTimer(min(pause, time.Until(deadline)+time.Millisecond))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 func (b claimBody) describe() string {

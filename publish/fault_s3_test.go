@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -274,7 +275,12 @@ func (f *faultRun) faulty(cmd faultCommand, p *s3Proxy, fl fault) string {
 	child.Env = append(os.Environ(), faultHelperEnv+"="+string(spec))
 	var out strings.Builder
 	child.Stdout, child.Stderr = &out, &out
-	kill := func() { _ = child.Process.Kill() }
+	var proc atomic.Pointer[os.Process]
+	kill := func() {
+		if p := proc.Load(); p != nil {
+			_ = p.Kill()
+		}
+	}
 	p.set(func(_ context.Context, n int, _ string) proxyAction {
 		if n == fl.killAt && !fl.killAfter {
 			kill()
@@ -289,6 +295,7 @@ func (f *faultRun) faulty(cmd faultCommand, p *s3Proxy, fl fault) string {
 	if err := child.Start(); err != nil {
 		f.t.Fatal(err)
 	}
+	proc.Store(child.Process)
 	err := child.Wait()
 	return fmt.Sprintf("%v: %s", err, strings.TrimSpace(out.String()))
 }

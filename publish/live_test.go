@@ -3,13 +3,11 @@ package publish
 import (
 	"bytes"
 	"context"
-	"errors"
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
 	"github.com/studiobake/studiobake/build"
+	"github.com/studiobake/studiobake/publish/cdn/cdntest"
 )
 
 func failEntry(op string) bool { return op == "put index.html" }
@@ -102,24 +100,21 @@ func TestInterruptedRollbackIsFinishedByTheSameCommand(t *testing.T) {
 	bakes := []testBake{{version: "1"}, {version: "2"}, {version: "3"}}
 	for _, stop := range []struct {
 		name string
-		set  func(s *fakeStore, o *Options)
+		set  func(s *fakeStore, f *cdntest.CloudFront)
 	}{
-		{"before the entry page", func(s *fakeStore, _ *Options) { s.failOn = failEntry }},
-		{"after the entry page", func(_ *fakeStore, o *Options) {
-			o.BeforeInvalidate = func(context.Context, aws.Config, *build.Manifest) error { return errors.New("hook failed") }
-		}},
+		{"before the entry page", func(s *fakeStore, _ *cdntest.CloudFront) { s.failOn = failEntry }},
+		{"after the entry page", func(_ *fakeStore, f *cdntest.CloudFront) { f.Busy = 1000 }}, // invalidation fails
 	} {
 		t.Run(stop.name, func(t *testing.T) {
-			store := newFakeStore()
+			store, f := newFakeStore(), startCloudFront(t)
 			var last *Report
 			for _, b := range bakes {
-				last = mustPublish(t, store, b.write(t))
+				last = mustPublish(t, store, b.write(t), withCDN(store, f, false))
 			}
-			var out bytes.Buffer
-			o := Options{Bucket: "site", clients: &testClients{store: store}, Stdout: &out}
-			failing := o
-			stop.set(store, &failing)
-			_, err := Rollback(context.Background(), failing)
+			o := Options{Bucket: "site"}
+			withCDN(store, f, false)(&o)
+			stop.set(store, f)
+			_, err := Rollback(context.Background(), o)
 			if err == nil || !strings.Contains(err.Error(), "run the same rollback again") {
 				t.Fatalf("err = %v", err)
 			}
@@ -127,12 +122,14 @@ func TestInterruptedRollbackIsFinishedByTheSameCommand(t *testing.T) {
 				t.Errorf("err = %v, want it to name the live release", err)
 			}
 			store.reset()
+			f.Busy = 0
 			if _, err := Rollback(context.Background(), o); err != nil {
 				t.Fatal(err)
 			}
 			checkSite(t, store, "", bakes[1])
 			rels := releasesOf(t, store)
-			if len(rels.Releases) != 4 || rels.Releases[0].State != StateLive || rels.Releases[0].Target != rels.Releases[2].ID {
+			if len(rels.Releases) != 4 || rels.Releases[0].State != StateLive || !rels.Releases[0].Complete ||
+				rels.Releases[0].Target != rels.Releases[2].ID {
 				t.Errorf("after the re-run: %+v", rels.Releases)
 			}
 		})

@@ -34,10 +34,16 @@ type overlapCase struct {
 	store  *s3Store
 	bucket string
 	dirs   map[string]string
+	tally  *overlapTally
 }
 
-func newOverlapCase(t *testing.T, store *s3Store, dirs map[string]string, setup []string, mods ...func(*Options)) *overlapCase {
-	c := &overlapCase{store: store, bucket: store.newBucket(t), dirs: dirs}
+// overlapTally counts the interleavings and what their ends broke.
+type overlapTally struct{ cases, violations, untruthful int }
+
+func newOverlapCase(t *testing.T, store *s3Store, dirs map[string]string, tally *overlapTally, setup []string,
+	mods ...func(*Options)) *overlapCase {
+	tally.cases++
+	c := &overlapCase{store: store, bucket: store.newBucket(t), dirs: dirs, tally: tally}
 	for _, name := range setup {
 		o := store.options(c.bucket, "", append(mods, func(o *Options) { o.Dir = dirs[name] })...)
 		if _, err := Run(context.Background(), o); err != nil {
@@ -98,7 +104,13 @@ func (c *overlapCase) finish(t *testing.T, want string) {
 		all = append(all, b)
 	}
 	problems, page := c.store.siteProblems(c.bucket, "agents/", all...)
-	problems = append(problems, c.store.truthProblems(c.bucket, page, nil)...)
+	if len(problems) > 0 {
+		c.tally.violations++
+	}
+	if truth := c.store.truthProblems(c.bucket, page, nil); len(truth) > 0 {
+		c.tally.untruthful++
+		problems = append(problems, truth...)
+	}
 	if got := c.store.get(c.bucket, "agents/index.html"); string(got) != overlapBakes[want].files()["index.html"] {
 		problems = append(problems, "the live page is not "+want+"'s")
 	}
@@ -136,6 +148,11 @@ func isList(op string) bool        { return strings.HasPrefix(op, "list ") }
 func TestOverlappingRuns(t *testing.T) {
 	store := startStore(t)
 	dirs := writeBakes(t, overlapBakes)
+	tally := &overlapTally{}
+	defer func() {
+		t.Logf("concurrency test on %s: %d interleavings, %d invariant violations, releases truthful after %d",
+			store.name, tally.cases, tally.violations, tally.cases-tally.untruthful)
+	}()
 	mustEnd := func(t *testing.T, runs ...*overlapRun) {
 		t.Helper()
 		for _, r := range runs {
@@ -150,7 +167,7 @@ func TestOverlappingRuns(t *testing.T) {
 	// the page: the re-run sees the run in flight, has nothing to change,
 	// and writes nothing; the new bake goes live.
 	t.Run("new bake; re-run of the live bake while it switches", func(t *testing.T) {
-		c := newOverlapCase(t, store, dirs, []string{"v0"})
+		c := newOverlapCase(t, store, dirs, tally, []string{"v0"})
 		g := newGate(isEntryPut)
 		a := c.launch(t, "v1", g.hold, func(o *Options) { o.Dir = dirs["v1"] })
 		waitFor(t, g.reached, "the new bake's entry page")
@@ -182,7 +199,7 @@ func TestOverlappingRuns(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			keep := func(o *Options) { o.KeepReleases = tc.keep }
-			c := newOverlapCase(t, store, dirs, tc.setup, keep)
+			c := newOverlapCase(t, store, dirs, tally, tc.setup, keep)
 			g := newGate(tc.at)
 			a := c.launch(t, tc.first, g.hold, keep)
 			waitFor(t, g.reached, "the first run's chosen request")
@@ -202,7 +219,7 @@ func TestOverlappingRuns(t *testing.T) {
 	// read each other's claim before either backs off: each sees the other,
 	// both back off, and they take turns.
 	t.Run("two new bakes claim together", func(t *testing.T) {
-		c := newOverlapCase(t, store, dirs, []string{"v0"})
+		c := newOverlapCase(t, store, dirs, tally, []string{"v0"})
 		claimed, relisted, read, backedOff := newBarrier(2), newBarrier(2), newBarrier(2), newBarrier(2)
 		hook := func() func(context.Context, int, string) proxyAction {
 			var mu sync.Mutex
@@ -249,7 +266,7 @@ func TestOverlappingRuns(t *testing.T) {
 	// and it stops saying it lost its claim.
 	t.Run("a frozen run is taken over", func(t *testing.T) {
 		const lease = 1200 * time.Millisecond
-		c := newOverlapCase(t, store, dirs, []string{"v0"})
+		c := newOverlapCase(t, store, dirs, tally, []string{"v0"})
 		g := newGate(isEntryPut)
 		a := c.launch(t, "v1", g.hold, func(o *Options) { o.lease, o.machine = lease, "frozen-host" })
 		waitFor(t, g.reached, "the frozen run's entry page")

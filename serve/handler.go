@@ -19,6 +19,8 @@ import (
 type Handler struct {
 	basePath  string
 	apiOrigin string // "" when the API is on the page's own origin
+	api       build.API
+	proxy     *apiProxy // serve --api
 	site      string
 	files     map[string]*build.File // by path relative to site/
 	security  map[string]string
@@ -62,7 +64,7 @@ func NewHandler(dir string, logw io.Writer) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{basePath: m.BasePath, apiOrigin: m.APIOrigin, site: site, files: map[string]*build.File{}, security: sec, gate: g, log: logw}
+	h := &Handler{basePath: m.BasePath, apiOrigin: m.APIOrigin, api: m.API, site: site, files: map[string]*build.File{}, security: sec, gate: g, log: logw}
 	for i := range m.Files {
 		h.files[m.Files[i].Path] = &m.Files[i]
 	}
@@ -134,6 +136,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if res.uri == "" {
 		h.answer(w, r, res)
+		return
+	}
+	if h.ownsAPI(res.uri) {
+		h.serveAPI(w, r)
 		return
 	}
 	if rec, ok := w.(*statusRecorder); ok {

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/studiobake/studiobake/templates"
 )
 
 // DefaultAddr is where serve listens unless told otherwise: loopback only,
@@ -27,9 +29,15 @@ type Options struct {
 	Dir  string    // bake output directory (default "dist")
 	Addr string    // host:port to listen on (default DefaultAddr; port 0 picks one)
 	Out  io.Writer // receives the "serving ... at URL" line (nil: nothing printed)
-	Log  io.Writer // receives request errors, e.g. a gate that throws (nil: Out)
+	Log  io.Writer // receives request errors, e.g. a gate that throws, and warnings (nil: Out)
+	// API is the Mastra server the API prefix goes to (--api), for a bake
+	// whose page calls its own origin; "" forwards nothing.
+	API string
 	// AccessLog gets one line per request with the gate's rewrite (nil: none).
 	AccessLog io.Writer
+	// Secrets says where the gate's KeyValueStore entries are kept (the
+	// cookie secret, users in the store); see Handler.UseSecrets.
+	Secrets templates.SecretInput
 }
 
 // Server is a running preview.
@@ -58,7 +66,19 @@ func Start(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := h.UseSecrets(o.Secrets); err != nil {
+		return nil, err
+	}
 	h.AccessLog = o.AccessLog
+	if o.API != "" {
+		target, err := ParseAPI(o.API)
+		if err != nil {
+			return nil, err
+		}
+		if err := h.ForwardAPI(target); err != nil {
+			return nil, err
+		}
+	}
 	l, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return nil, listenError(o.Addr, err)
@@ -68,14 +88,17 @@ func Start(o Options) (*Server, error) {
 		srv:  &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(logw, "serve: ", 0)},
 		done: make(chan error, 1),
 	}
+	s.srv.RegisterOnShutdown(h.StopStreams)
 	go func() { s.done <- s.srv.Serve(l) }()
+	notice, warning := h.apiNotice(strings.TrimSuffix(strings.TrimSuffix(s.URL, h.basePath+"/"), "/"))
 	if o.Out != nil {
 		fmt.Fprintf(o.Out, "serving %s at %s (Ctrl-C to stop)\n", o.Dir, s.URL)
-		if h.apiOrigin != "" {
-			// The first thing a preview hits: the API refusing this origin.
-			fmt.Fprintf(o.Out, "the page calls the API at %s: its server.cors must allow origin %s with credentials: true\n",
-				h.apiOrigin, strings.TrimSuffix(strings.TrimSuffix(s.URL, h.basePath+"/"), "/"))
+		if !warning {
+			fmt.Fprint(o.Out, notice)
 		}
+	}
+	if warning {
+		fmt.Fprint(logw, notice)
 	}
 	return s, nil
 }

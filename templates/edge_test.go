@@ -55,20 +55,34 @@ func testBake(t *testing.T, basePath string, telemetry bool) (string, *build.Man
 // function, which the gate tests run) with testdata/golden. Regenerate with
 // UPDATE_SNAPSHOTS=1 go test ./templates/ and review the diff.
 func TestEdgeGolden(t *testing.T) {
+	oneOrigin := build.API{Mode: build.APIOneOrigin, Prefix: "/api", Upstream: "https://mastra.internal.acme.com", Probe: "(page origin)/"}
+	sameOrigin := build.API{Mode: build.APISameOrigin, Prefix: "/api", Probe: "(page origin)/"}
 	variants := []struct {
 		name      string
 		base      string
 		telemetry bool
-	}{{"root", "", true}, {"base-path", "/agents", false}}
+		api       build.API // zero: direct, to https://api.example.com
+	}{
+		{"root", "", true, build.API{}},
+		{"base-path", "/agents", false, build.API{}},
+		{"one-origin", "/agents", false, oneOrigin},
+		{"one-origin-root", "", false, oneOrigin},
+		{"same-origin", "/agents", false, sameOrigin},
+	}
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
 			dir, m := testBake(t, v.base, v.telemetry)
+			if v.api.Mode != "" {
+				m.API, m.APIOrigin = v.api, ""
+			}
 			files, err := EdgeFiles(dir, m, EdgeOptions{Hosts: Hosts})
 			if err != nil {
 				t.Fatal(err)
 			}
 			for name, got := range files {
-				if strings.HasSuffix(name, "/"+FunctionFile) {
+				// The worker differs between bakes only in its first lines:
+				// one golden copy is enough.
+				if strings.HasSuffix(name, "/"+FunctionFile) || (strings.HasSuffix(name, "/"+PagesWorkerFile) && v.name != "one-origin") {
 					continue
 				}
 				golden(t, filepath.Join("testdata", "golden", v.name, filepath.FromSlash(name)), got)

@@ -18,7 +18,9 @@ import (
 // unpacks to about 40 MB in about 1,000 entries, so these leave ample room.
 // Variables so tests can lower them instead of writing 512 MiB.
 var (
-	maxExtractBytes int64 = 512 << 20 // the whole decompressed tar stream
+	// Both the decompressed tar stream and the bytes written to disk (each
+	// on its own: a sparse entry would write more than the stream carries).
+	maxExtractBytes int64 = 512 << 20
 	maxEntries            = 200_000
 )
 
@@ -73,7 +75,7 @@ func ExtractTarball(r io.Reader, subdirs []string, dest string) (subdir, version
 		return "", "", fmt.Errorf("extract tarball: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	x := &extractor{root: tmp, found: make([]bool, len(subdirs))}
+	x := &extractor{root: tmp, found: make([]bool, len(subdirs)), data: capReader{left: maxExtractBytes}}
 	for _, s := range subdirs {
 		x.subdirs = append(x.subdirs, path.Clean(strings.Trim(s, "/")))
 	}
@@ -114,6 +116,7 @@ type extractor struct {
 	subdirs       []string
 	found         []bool
 	name, version string
+	data          capReader // every entry's data is read through it: the budget of bytes written
 }
 
 func (x *extractor) run(r io.Reader) error {
@@ -149,9 +152,28 @@ func (x *extractor) run(r io.Reader) error {
 
 func corrupt(err error) error {
 	if errors.Is(err, errTooBig) {
-		return fmt.Errorf("%w: over %d MiB", errTooBig, maxExtractBytes>>20)
+		return tooBig()
 	}
 	return fmt.Errorf("corrupt tarball: %w", err)
+}
+
+func tooBig() error { return fmt.Errorf("%w: over %d MiB", errTooBig, maxExtractBytes>>20) }
+
+// isSparse reports a sparse entry, old GNU ('S') or PAX (GNU.sparse.* records
+// of formats 0.0, 0.1 and 1.0). archive/tar expands its holes into zeros that
+// never pass through the stream's cap: a 1 KB tarball can write gigabytes.
+// npm never packs a sparse file, so refusing them costs nothing; the budget
+// on bytes written (extractor.data) stays as the second line.
+func isSparse(hdr *tar.Header) bool {
+	if hdr.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
@@ -162,14 +184,21 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	if hdr.Typeflag == tar.TypeXGlobalHeader {
 		return nil // pax metadata for the whole archive, not a file
 	}
+	if isSparse(hdr) {
+		return fmt.Errorf("unsafe tar entry %q: sparse file not allowed (npm never packs one)", hdr.Name)
+	}
 	isDir := hdr.Typeflag == tar.TypeDir
 	// '\x00' is the pre-POSIX regular file flag (tar.TypeRegA, deprecated name).
 	if !isDir && hdr.Typeflag != tar.TypeReg && hdr.Typeflag != '\x00' {
 		return fmt.Errorf("unsafe tar entry %q: %s not allowed", hdr.Name, typeName(hdr.Typeflag))
 	}
-	if hdr.Size > maxExtractBytes {
-		return fmt.Errorf("tar entry %q: %d bytes is over the %d MiB limit", hdr.Name, hdr.Size, maxExtractBytes>>20)
+	// Refused before a byte is written: the declared size is the most this
+	// entry can write, as sparse entries are refused above.
+	if hdr.Size > x.data.left {
+		return fmt.Errorf("tar entry %q: %d bytes: %w", hdr.Name, hdr.Size, tooBig())
 	}
+	x.data.r = r
+	r = &x.data
 	if name == "package/package.json" && !isDir {
 		return x.readPackageJSON(r)
 	}

@@ -3,11 +3,16 @@ package npm
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/studiobake/studiobake/build/npm/tartest"
 )
 
 var studioSubdirs = []string{"package/dist/studio", "package/dist/playground"}
@@ -70,15 +75,22 @@ func TestExtractTarballRefuses(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
-			dest := filepath.Join(t.TempDir(), "out")
 			es := append(append([]tarEntry{}, ok...), tc.extra)
-			_, _, err := ExtractTarball(bytes.NewReader(makeTarball(t, es)), studioSubdirs, dest)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want it to contain %q", err, tc.want)
-			}
-			assertNothingWritten(t, dest)
+			assertRefused(t, makeTarball(t, es), tc.want)
 		})
 	}
+}
+
+// assertRefused extracts tgz, expects an error containing want, and nothing
+// left behind.
+func assertRefused(t *testing.T, tgz []byte, want string) {
+	t.Helper()
+	dest := filepath.Join(t.TempDir(), "out")
+	_, _, err := ExtractTarball(bytes.NewReader(tgz), studioSubdirs, dest)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v, want it to contain %q", err, want)
+	}
+	assertNothingWritten(t, dest)
 }
 
 func assertNothingWritten(t *testing.T, dest string) {
@@ -102,12 +114,12 @@ func TestExtractTarballSizeCap(t *testing.T) {
 		entries []tarEntry
 		want    string
 	}{
-		{"one entry over the cap", []tarEntry{{Name: "package/dist/studio/a", Body: big + big}}, `tar entry "package/dist/studio/a": 81920 bytes is over`},
+		{"one entry over the cap", []tarEntry{{Name: "package/dist/studio/a", Body: big + big}}, `tar entry "package/dist/studio/a": 81920 bytes: tarball expands past the size limit`},
 		{"entries adding up past the cap", []tarEntry{
 			{Name: "package/dist/studio/a", Body: big},
 			{Name: "package/dist/studio/b", Body: big},
 			{Name: "package/dist/studio/c", Body: big},
-		}, "expands past the size limit"},
+		}, `tar entry "package/dist/studio/b": 40960 bytes: tarball expands past the size limit`},
 		{"skipped entries count too", []tarEntry{
 			{Name: "package/other/a", Body: big},
 			{Name: "package/other/b", Body: big},
@@ -116,13 +128,94 @@ func TestExtractTarballSizeCap(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
-			dest := filepath.Join(t.TempDir(), "out")
-			_, _, err := ExtractTarball(bytes.NewReader(makeTarball(t, tc.entries)), studioSubdirs, dest)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want it to contain %q", err, tc.want)
-			}
-			assertNothingWritten(t, dest)
+			assertRefused(t, makeTarball(t, tc.entries), tc.want)
 		})
+	}
+}
+
+// TestExtractTarballHostile: tarballs made to fill the disk. Sparse entries
+// would each write far more than the stream carries, and together more than
+// the cap, while their tarball stays tiny: the old counter on the stream let
+// them all through.
+func TestExtractTarballHostile(t *testing.T) {
+	oldBytes, oldEntries := maxExtractBytes, maxEntries
+	maxExtractBytes, maxEntries = 1<<20, 100
+	t.Cleanup(func() { maxExtractBytes, maxEntries = oldBytes, oldEntries })
+	type test struct {
+		desc string
+		tgz  []byte
+		want string
+	}
+	var tests []test
+	for _, f := range tartest.SparseFormats {
+		w := tartest.Package("1.31.0")
+		for _, n := range []string{"a", "b", "c"} {
+			w.Sparse(f, "package/dist/studio/assets/"+n+".js", 900<<10)
+		}
+		tests = append(tests, test{"sparse " + f, w.Gzip(), `unsafe tar entry "package/dist/studio/assets/a.js": sparse file not allowed`})
+		w = tartest.Package("1.31.0")
+		w.Sparse(f, "package/other/skipped.bin", 1000)
+		tests = append(tests, test{"small sparse " + f + " outside the Studio tree", w.Gzip(), `unsafe tar entry "package/other/skipped.bin": sparse file not allowed`})
+	}
+	huge := tartest.Package("1.31.0")
+	huge.Declared("package/dist/studio/assets/huge.js", 1<<40)
+	tests = append(tests, test{"huge declared size (PAX)", huge.Gzip(), `tar entry "package/dist/studio/assets/huge.js": 1099511627776 bytes: tarball expands past the size limit`})
+	octal := tartest.Package("1.31.0")
+	octal.Declared("package/dist/studio/assets/big.js", 1<<33-1)
+	tests = append(tests, test{"huge declared size (octal)", octal.Gzip(), `tar entry "package/dist/studio/assets/big.js": 8589934591 bytes: tarball expands past`})
+	many := tartest.Package("1.31.0")
+	for i := range 100 {
+		many.File(fmt.Sprintf("package/dist/studio/assets/f%d.js", i), "")
+	}
+	tests = append(tests, test{"many entries", many.Gzip(), "tarball has more than 100 entries"})
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			if len(tc.tgz) > 4<<10 {
+				t.Fatalf("the crafted tarball is %d bytes: it should be tiny", len(tc.tgz))
+			}
+			assertRefused(t, tc.tgz, tc.want)
+		})
+	}
+}
+
+// TestSparseTarballsExpand proves the crafted sparse entries are what they
+// claim: archive/tar reads each as size bytes from a stream of a few blocks.
+func TestSparseTarballsExpand(t *testing.T) {
+	for _, f := range tartest.SparseFormats {
+		w := &tartest.Tar{}
+		w.Sparse(f, "package/big.bin", 5<<20)
+		zr, err := gzip.NewReader(bytes.NewReader(w.Gzip()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(zr)
+		hdr, err := tr.Next()
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		n, err := io.Copy(io.Discard, tr)
+		if err != nil || n != 5<<20 || hdr.Name != "package/big.bin" || !isSparse(hdr) {
+			t.Errorf("%s: read %d bytes of %q (sparse %v), err %v; want 5 MiB of package/big.bin", f, n, hdr.Name, isSparse(hdr), err)
+		}
+	}
+}
+
+// TestExtractBudgetOnBytesWritten: whatever an entry declares, the bytes that
+// reach the disk are counted; a reader yielding more than its header said (as
+// a sparse entry does) stops at the cap.
+func TestExtractBudgetOnBytesWritten(t *testing.T) {
+	old := maxExtractBytes
+	maxExtractBytes = 64 << 10
+	t.Cleanup(func() { maxExtractBytes = old })
+	x := &extractor{root: t.TempDir(), subdirs: []string{"package/dist/studio"}, found: []bool{false}, data: capReader{left: maxExtractBytes}}
+	hdr := &tar.Header{Name: "package/dist/studio/a.js", Typeflag: tar.TypeReg, Size: 10}
+	err := x.entry(hdr, bytes.NewReader(make([]byte, 1<<20)))
+	if err == nil || !strings.Contains(err.Error(), "extract package/dist/studio/a.js: tarball expands past the size limit") {
+		t.Fatalf("error %v, want the size limit for package/dist/studio/a.js", err)
+	}
+	fi, err := os.Stat(filepath.Join(x.root, "0", "a.js"))
+	if err != nil || fi.Size() > maxExtractBytes+32<<10 {
+		t.Errorf("wrote %v bytes (%v), want at most the cap plus one copy buffer", fi.Size(), err)
 	}
 }
 
@@ -143,12 +236,7 @@ func TestExtractTarballBadInput(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
-			dest := filepath.Join(t.TempDir(), "out")
-			_, _, err := ExtractTarball(bytes.NewReader(tc.data), studioSubdirs, dest)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want it to contain %q", err, tc.want)
-			}
-			assertNothingWritten(t, dest)
+			assertRefused(t, tc.data, tc.want)
 		})
 	}
 }

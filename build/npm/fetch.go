@@ -51,6 +51,17 @@ var (
 	tagRe  = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9._-]*$`)
 )
 
+// FromCache returns an exact version already in the cache, touching no
+// network and no registry configuration (a runner without npm on its PATH
+// still bakes a cached Studio).
+func FromCache(o FetchOptions) (*Fetched, bool) {
+	if o.check() != nil || o.CacheDir == "" || !isExactVersion(o.Version) {
+		return nil, false
+	}
+	f, err := loadEntry(o.entryDir(o.Version), o.Name, o.Version, o.Subdirs)
+	return f, err == nil
+}
+
 // Fetch resolves the version via the packument, downloads dist.tarball,
 // verifies dist.integrity (dist.shasum only when integrity is absent, with a
 // warning), extracts the Studio subtree into the cache and returns it. An exact
@@ -59,10 +70,8 @@ func Fetch(ctx context.Context, o FetchOptions) (*Fetched, error) {
 	if err := o.check(); err != nil {
 		return nil, err
 	}
-	if o.CacheDir != "" && isExactVersion(o.Version) {
-		if f, err := loadEntry(o.entryDir(o.Version), o.Name, o.Version, o.Subdirs); err == nil {
-			return f, nil
-		}
+	if f, ok := FromCache(o); ok {
+		return f, nil
 	}
 	// Checked only now, so that a cached exact version works offline even
 	// with no registry configured at all.

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/studiobake/studiobake/build/npm/tartest"
 )
 
 // publish adds versions with the 1.x layout and sets dist-tags.
@@ -132,6 +134,11 @@ func TestFetchErrors(t *testing.T) {
 		{"unsafe entry", func(t *testing.T, r *fakeRegistry) {
 			r.add("1.31.0", makeTarball(t, append(packageEntries("1.31.0", "dist/studio"), tarEntry{Name: "package/dist/studio/x", Type: '2', Link: "/etc"})))
 		}, "1.31.0", []string{`unsafe tar entry "package/dist/studio/x": symlink not allowed`}},
+		{"sparse bomb with a valid integrity hash (the registry supplies both)", func(t *testing.T, r *fakeRegistry) {
+			w := tartest.Package("1.31.0")
+			w.Sparse(tartest.PAX01, "package/dist/studio/assets/bomb.js", 500<<20)
+			r.add("1.31.0", w.Gzip())
+		}, "1.31.0", []string{`extract mastra-1.31.0.tgz: unsafe tar entry "package/dist/studio/assets/bomb.js": sparse file not allowed`}},
 		{"package.json disagrees with the version", func(t *testing.T, r *fakeRegistry) {
 			r.add("1.31.0", makeTarball(t, packageEntries("1.30.0", "dist/studio")))
 		}, "1.31.0", []string{"package.json says version 1.30.0, not 1.31.0"}},

@@ -13,10 +13,13 @@ function same(a, b) {
 }
 
 // b64 decodes base64 or base64url into a binary string; the runtime's
-// Buffer encodings differ from node's, so the gate carries its own.
+// Buffer encodings differ from node's, so the gate carries its own. Linear
+// in the input: bytes gather in chunks turned into strings once, because
+// appending to a string copies it (quadratic under serve's goja runtime).
 function b64(s) {
   var abc = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-  var out = '';
+  var out = [];
+  var chunk = [];
   var bits = 0;
   var acc = 0;
   s = s.replace(/-/g, '+').replace(/_/g, '/').replace(/=+$/, '');
@@ -29,8 +32,12 @@ function b64(s) {
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
-      out += String.fromCharCode((acc >> bits) & 255);
+      chunk.push((acc >> bits) & 255);
+    }
+    if (chunk.length === 4096 || i === s.length - 1) {
+      out.push(String.fromCharCode.apply(null, chunk));
+      chunk = [];
     }
   }
-  return out;
+  return out.join('');
 }
