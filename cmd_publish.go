@@ -307,7 +307,8 @@ func rollbackCommand() *cli.Command {
 		UsageText: "studiobake rollback --bucket BUCKET [--to ID] [--distribution-id ID [--wait]]",
 		Description: "Writes an earlier release's index.html and other unhashed files back (its hashed assets are\n" +
 			"still there while it is among the kept releases) and records the rollback as a new release.\n" +
-			"Without --to it goes to the release before the live one.",
+			"Without --to it goes to the release that was live before the live one; a rollback that stopped\n" +
+			"is finished by running the same command again.",
 		Flags: append(append(awsFlags(), applyFlags()...), flagTo(),
 			&cli.StringFlag{Name: "dir", EnvVars: []string{"STUDIOBAKE_DIR"}, Value: "dist",
 				Usage: "derive the prefix from the bake in `DIR` when --prefix is not given"}),

@@ -128,6 +128,11 @@ func (c *claim) take(ctx context.Context) error {
 	sent := time.Now()
 	etag, err := c.put(ctx, nil)
 	if err != nil {
+		// The PUT may have landed with its answer lost: leave no claim
+		// for other machines to wait a lease on.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+		defer cancel()
+		_ = c.remove(rctx, []string{claimKey(c.prefix, c.body.Run)})
 		return fmt.Errorf("claim: %w", err)
 	}
 	hb, stop := context.WithCancel(context.WithoutCancel(ctx))

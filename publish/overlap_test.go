@@ -7,6 +7,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // The concurrency test: two runs on one prefix of a real S3 server, each
@@ -302,5 +305,35 @@ func (b *barrier) arrive() {
 	select {
 	case <-b.done:
 	case <-time.After(30 * time.Second):
+	}
+}
+
+// The store honours the entry page's If-Match: a writer that takes no claim
+// and replaces index.html while a publish runs is not overwritten, and the
+// publish stops before its release goes live.
+func TestS3EntryWriteIsConditional(t *testing.T) {
+	store := startStore(t)
+	dirs := writeBakes(t, overlapBakes)
+	c := newOverlapCase(t, store, dirs, &overlapTally{}, []string{"v0"})
+	theirs := "<!doctype html><p>replaced by hand</p>\n"
+	var once sync.Once
+	r := c.launch(t, "v1", func(ctx context.Context, _ int, op string) proxyAction {
+		if isEntryPut(op) {
+			once.Do(func() {
+				_, err := store.client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(c.bucket),
+					Key: aws.String("agents/index.html"), Body: strings.NewReader(theirs)})
+				if err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		return forward
+	})
+	waitFor(t, r.done, "the publish to end")
+	if r.err == nil || !strings.Contains(r.err.Error(), "index.html changed since this run listed it") {
+		t.Errorf("err = %v", r.err)
+	}
+	if got := string(store.get(c.bucket, "agents/index.html")); got != theirs {
+		t.Errorf("the other writer's index.html was overwritten: %q", got)
 	}
 }

@@ -165,10 +165,12 @@ func (r *runner) publish(ctx context.Context, plan func(context.Context) (*state
 			return rep, err
 		}
 	default:
-		r.result.UpToDate = st.live && st.changes.Empty()
+		wasLive := st.live
 		if err := r.apply(ctx, st); err != nil {
 			return rep, r.stopped(st, err)
 		}
+		// Only records changed (an attempt's removed, the cache refreshed).
+		r.result.UpToDate = wasLive && st.changes.Empty()
 		r.result.Release = st.rec.ID
 	}
 	r.rep.linef("%s", r.summary(st))
