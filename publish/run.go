@@ -211,9 +211,9 @@ func (r *runner) settle(ctx context.Context, plan func(context.Context) (*state,
 				return st, err
 			}
 			continue
-		case held || r.o.DryRun:
+		case r.o.DryRun:
 			return st, nil
-		case st.changesNothing():
+		case held || st.changesNothing():
 			r.removeGone(ctx, st.gone)
 			return st, nil
 		}
