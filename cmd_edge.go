@@ -22,7 +22,7 @@ func edgeFlags() []cli.Flag {
 	cat := "Edge:"
 	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "edge", Category: cat, EnvVars: []string{"STUDIOBAKE_EDGE"},
-			Usage: "write edge configuration for `HOST` into OUT/edge/HOST: cloudfront, netlify, cloudflare, nginx (repeatable)"},
+			Usage: "write edge configuration for `HOST` into OUT/edge/HOST: cloudfront, netlify, cloudflare, nginx (repeatable); netlify and cloudflare also write OUT/HOST, the folder to deploy as it is"},
 		&cli.StringSliceFlag{Name: "auth", Category: cat, EnvVars: []string{"STUDIOBAKE_AUTH"},
 			Usage: "gate Studio in the CloudFront Function with `MODE`: basic, cookie, ip (repeatable; every mode given must pass)"},
 		&cli.StringFlag{Name: "auth-users", Category: cat, EnvVars: []string{"STUDIOBAKE_AUTH_USERS"},
