@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -103,7 +102,7 @@ func bake(c *cli.Context) (*build.Result, error) {
 		TelemetryEnabled: cfg.TelemetryEnabled,
 		Strict:           c.Bool("strict"), Force: c.Bool("force"), PublicManifest: c.Bool("public-manifest"),
 		Version: version, Finish: finish,
-		Warn: func(s string) { fmt.Fprintf(c.App.ErrWriter, "studiobake: warning: %s\n", s) },
+		Warn: func(s string) { warn(c, s) },
 	})
 }
 
@@ -151,7 +150,7 @@ func loadConfig(c *cli.Context) (*env.Config, error) {
 		ServerURL: c.String("server-url"), APIOrigin: c.String("api-origin"), PresetsFile: c.String("request-context-presets"),
 	})
 	for _, w := range warnings {
-		fmt.Fprintf(c.App.ErrWriter, "studiobake: warning: %s\n", w)
+		warn(c, w)
 	}
 	if err == nil && c.Bool("explain") {
 		explain(c.App.ErrWriter, cfg)
@@ -181,12 +180,10 @@ func knownVar(name string) bool {
 func reportBuild(c *cli.Context, w io.Writer, r *build.Result) error {
 	if c.Bool("json") {
 		m := r.Manifest
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{
+		return writeResult(c, true, map[string]any{
 			"out": r.Out, "site": r.Site, "files": r.Files, "bytes": r.Bytes,
 			"durationMs": r.Duration.Milliseconds(), "studio": m.Studio, "basePath": m.BasePath,
-			"apiEndpoint": m.APIEndpoint, "warnings": nonNil(r.Warnings),
+			"apiEndpoint": m.APIEndpoint, "api": m.API,
 		})
 	}
 	if c.Bool("quiet") {

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/studiobake/studiobake/build"
 	"github.com/studiobake/studiobake/templates"
 	"github.com/urfave/cli/v2"
@@ -75,8 +74,8 @@ func TestEdgeFlags(t *testing.T) {
 	if len(o.Hosts) != 2 || o.Auth.Basic == nil || o.Auth.Cookie == nil || len(o.Auth.AllowCIDRs) != 2 {
 		t.Fatalf("options: %+v", o)
 	}
-	if o.Auth.Cookie.Secret != strings.Repeat("k", 40) || o.Auth.AllowCIDRs[1].Bits() != 128 {
-		t.Errorf("secret %q, cidr %v", o.Auth.Cookie.Secret, o.Auth.AllowCIDRs[1])
+	if o.Auth.AllowCIDRs[1].Bits() != 128 {
+		t.Errorf("cidr %v", o.Auth.AllowCIDRs[1])
 	}
 	if o, err := parseEdge(t); o != nil || err != nil {
 		t.Errorf("no --edge: %v %v", o, err)
@@ -94,6 +93,7 @@ func TestEdgeFlagsBadInput(t *testing.T) {
 	u, _, _ := templates.NewUser("alice")
 	users := writeFile(t, "users.txt", u.Line()+"\n")
 	badUsers := writeFile(t, "bad.txt", u.Line()+"\nbob:hunter2\n")
+	binary := writeFile(t, "binary-secret", "\xff\xfe"+strings.Repeat("k", 40))
 	arn := "arn:aws:cloudfront::123456789012:key-value-store/abc"
 	cases := []struct {
 		desc string
@@ -106,8 +106,9 @@ func TestEdgeFlagsBadInput(t *testing.T) {
 		{"malformed users line", []string{"--edge", "cloudfront", "--auth", "basic", "--auth-users", badUsers}, "bad.txt line 2"},
 		{"missing users file", []string{"--edge", "cloudfront", "--auth", "basic"}, "needs --auth-users"},
 		{"bad CIDR", []string{"--edge", "cloudfront", "--auth", "ip", "--allow-cidr", "10.0.0.0/33"}, `invalid --allow-cidr "10.0.0.0/33"`},
-		{"relative login URL", []string{"--edge", "cloudfront", "--auth", "cookie", "--login-url", "/login", "--kvs-arn", arn}, "needs a secret"},
-		{"cookie without secret", []string{"--edge", "cloudfront", "--auth", "cookie", "--login-url", "https://l.example.com/", "--kvs-arn", arn}, "needs a secret"},
+		{"relative login URL", []string{"--edge", "cloudfront", "--auth", "cookie", "--login-url", "/login", "--kvs-arn", arn}, `invalid --login-url "/login"`},
+		{"secret not UTF-8", []string{"--edge", "cloudfront", "--auth", "cookie", "--login-url", "https://l.example.com/", "--kvs-arn", arn,
+			"--cookie-secret-file", binary}, "invalid --cookie-secret-file " + binary + ": the secret is not UTF-8 text"},
 		{"setting without its mode", []string{"--edge", "cloudfront", "--auth", "basic", "--auth-users", users, "--login-url", "https://x/"}, "--login-url is only used with --auth cookie"},
 		{"realm without basic", []string{"--edge", "cloudfront", "--auth", "ip", "--allow-cidr", "10.0.0.0/8", "--auth-realm", "R"}, "--auth-realm is only used with --auth basic"},
 		{"cookie name without cookie", []string{"--edge", "cloudfront", "--auth", "ip", "--allow-cidr", "10.0.0.0/8", "--cookie-name", "s"}, "--cookie-name is only used with --auth cookie"},
@@ -160,27 +161,30 @@ func TestBuildWeakUsers(t *testing.T) {
 	}
 }
 
-func TestDeployFunctionFlags(t *testing.T) {
-	call := func(args ...string) error {
-		var err error
-		app := &cli.App{Name: "t", Flags: append(functionFlags(), &cli.StringFlag{Name: "distribution-id"}),
-			Action: func(c *cli.Context) error {
-				err = deployFunction(c, aws.Config{}, &build.Manifest{}, t.TempDir(), &bytes.Buffer{})
-				return nil
-			}}
-		if e := app.Run(append([]string{"t"}, args...)); e != nil {
-			t.Fatal(e)
+// TestGateFlags: --associate and --headers-policy need --function-name,
+// and --function-name on a bake without a gate is a usage error, all before
+// any AWS request.
+func TestGateFlags(t *testing.T) {
+	plain := filepath.Join(t.TempDir(), "d")
+	if code, _, stderr := runCLI(t, "build", "--studio", testTree(t), "-q", "--out", plain); code != 0 {
+		t.Fatalf("build: exit %d: %s", code, stderr)
+	}
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--associate"}, "--associate needs --function-name"},
+		{[]string{"--headers-policy"}, "--headers-policy needs --function-name"},
+		{[]string{"--function-name", "gate"}, "build it with --edge cloudfront"},
+		{[]string{"--function-name", "gate", "--replace-functions"}, "--replace-functions is only used with --associate"},
+		{[]string{"--function-name", "gate", "--bucket-origin", "s3"}, "--bucket-origin is only used with --associate"},
+	}
+	for _, c := range cases {
+		args := append([]string{"publish", "--dir", plain, "--bucket", "my-studio"}, c.args...)
+		code, _, stderr := runCLI(t, args...)
+		if code != exitUsage || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", c.args, code, stderr, c.want)
 		}
-		return err
-	}
-	if err := call(); err != nil {
-		t.Errorf("no --function-name: %v", err)
-	}
-	if err := call("--associate"); err == nil || !strings.Contains(err.Error(), "needs --function-name") {
-		t.Errorf("--associate alone: %v", err)
-	}
-	if err := call("--function-name", "gate"); err == nil || !strings.Contains(err.Error(), "--edge cloudfront") {
-		t.Errorf("bake without a gate: %v", err)
 	}
 }
 

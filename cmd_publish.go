@@ -1,18 +1,18 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/studiobake/studiobake/build"
 	"github.com/studiobake/studiobake/publish"
+	"github.com/studiobake/studiobake/publish/cdn"
 )
 
 // Flags of publish, releases and rollback, declared once; each call makes a
@@ -163,6 +163,9 @@ func runPublish(c *cli.Context) error {
 	if c.NArg() > 0 {
 		return usagef("publish: unexpected argument %q", c.Args().First())
 	}
+	if err := checkDirFlags(c); err != nil {
+		return err
+	}
 	o, err := publishOptions(c)
 	if err != nil {
 		return err
@@ -172,16 +175,42 @@ func runPublish(c *cli.Context) error {
 			return err
 		}
 	}
-	if c.String("function-name") != "" {
-		// Deploy the gate once the release is live and before invalidation,
-		// so the invalidated paths are served through the new function.
-		dir := o.Dir
-		o.BeforeInvalidate = func(ctx context.Context, cfg aws.Config, m *build.Manifest) error {
-			return deployFunction(c, cfg, m, dir, c.App.ErrWriter)
+	rep, err := publish.Run(c.Context, o)
+	if errors.Is(err, cdn.ErrNoGate) {
+		err = usageError{err} // --function-name on a bake built without --edge cloudfront
+	}
+	return reportJSON(c, o, rep, err)
+}
+
+// checkDirFlags refuses build settings next to --dir: publish --dir
+// publishes that bake as it is, so they would silently do nothing. Values
+// from the config file are left alone: it holds every command's settings.
+func checkDirFlags(c *cli.Context) error {
+	if !c.IsSet("dir") {
+		return nil
+	}
+	if _, fromFile := configOrigin(c, "dir"); fromFile {
+		return nil
+	}
+	own := map[string]bool{}
+	for _, f := range append(append(awsFlags(), applyFlags()...), flagDir(), flagAllowForeign(), flagCommit()) {
+		own[f.Names()[0]] = true
+	}
+	for _, f := range functionFlags() {
+		own[f.Names()[0]] = true
+	}
+	var ignored []string
+	for _, f := range buildFlags() {
+		name := f.Names()[0]
+		if _, fromFile := configOrigin(c, name); !own[name] && name != "quiet" && c.IsSet(name) && !fromFile {
+			ignored = append(ignored, "--"+name)
 		}
 	}
-	rep, err := publish.Run(c.Context, o)
-	return reportJSON(c, o, rep, err)
+	if len(ignored) > 0 {
+		return usagef("publish --dir %s publishes that bake as it is, so %s would do nothing: drop them, or drop --dir to bake with them",
+			c.String("dir"), strings.Join(ignored, ", "))
+	}
+	return nil
 }
 
 // reportJSON prints the report with --json, also when the run failed partway.
@@ -196,6 +225,7 @@ func reportJSON(c *cli.Context, o publish.Options, rep *publish.Report, err erro
 
 // publishOptions turns the context into options; a bad setting is a usage error.
 func publishOptions(c *cli.Context) (publish.Options, error) {
+	var err error
 	o := publish.Options{
 		Bucket: c.String("bucket"), Prefix: c.String("prefix"), Dir: c.String("dir"),
 		AWS: publish.AWSOptions{Profile: c.String("profile"), Region: c.String("region"),
@@ -220,6 +250,9 @@ func publishOptions(c *cli.Context) (publish.Options, error) {
 	o.Progress = onTerminal(o.Stdout) && !o.JSON
 	if c.Bool("quiet") && !o.JSON { // build's --quiet, when publish bakes
 		o.Stdout = io.Discard
+	}
+	if o.Gate, err = gateOptions(c); err != nil {
+		return o, err
 	}
 	if err := o.Validate(); err != nil {
 		return o, err

@@ -88,7 +88,10 @@ func TestPublishInvalidValues(t *testing.T) {
 		{"no release kept", "--keep-releases", "0", `invalid --keep-releases 0`},
 	}
 	for _, c := range cases {
-		args := []string{"publish", "--dir", t.TempDir(), "--bucket", "my-studio", c.flag, c.value}
+		args := []string{"publish", "--dir", t.TempDir(), c.flag, c.value}
+		if c.flag != "--bucket" {
+			args = append(args, "--bucket", "my-studio")
+		}
 		code, _, stderr := runCLI(t, args...)
 		if code != 1 || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 {
 			t.Errorf("%s: exit %d, stderr %q; want exit 1 and %q", c.desc, code, stderr, c.want)

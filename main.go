@@ -20,6 +20,7 @@ import (
 
 	"github.com/studiobake/studiobake/env"
 	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v2/altsrc"
 )
 
 // version is set at link time (-ldflags "-X main.version=v1.2.3"); otherwise
@@ -83,9 +84,16 @@ func usagef(format string, args ...any) error {
 // exit status (which satisfies cli.ExitCoder) never leaks out.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
+	app.Metadata = map[string]any{}
 	err := checkCommandName(app, args)
 	if err == nil {
+		err = checkRepeats(app, args)
+	}
+	if err == nil {
 		err = app.RunContext(ctx, args)
+	}
+	if err != nil && wantsJSON(app, args) {
+		writeFailure(app, stdout, args, errorCode(err, ctx.Err() != nil), err)
 	}
 	return exitCode(ctx, err, stderr)
 }
@@ -187,6 +195,49 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	withConfig(app)
 	markUsageErrors(app.Commands)
 	return app
+}
+
+// checkRepeats refuses a flag that takes one value given twice: urfave/cli
+// keeps the last one silently (--distribution-id E1 --distribution-id E2).
+func checkRepeats(app *cli.App, args []string) error {
+	if len(args) < 2 || app.Command(args[1]) == nil {
+		return nil
+	}
+	cmd := app.Command(args[1])
+	seen := map[string]string{}
+	rest := args[2:]
+	for i, a := range rest {
+		if a == "--" {
+			break
+		}
+		if !strings.HasPrefix(a, "-") {
+			continue
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		f := flagOf(cmd, name)
+		if f == nil || repeatable(f) {
+			continue
+		}
+		if !hasValue && i+1 < len(rest) {
+			value = rest[i+1]
+		}
+		main := f.Names()[0]
+		if prev, ok := seen[main]; ok {
+			return usagef("--%s is given twice (%q and %q): it takes one value", main, prev, value)
+		}
+		seen[main] = value
+	}
+	return nil
+}
+
+// repeatable: slice flags collect every value, and a bool flag given twice
+// means the same.
+func repeatable(f cli.Flag) bool {
+	switch f.(type) {
+	case *cli.StringSliceFlag, *altsrc.StringSliceFlag, *cli.BoolFlag, *altsrc.BoolFlag:
+		return true
+	}
+	return false
 }
 
 // rejectArgs makes an argument to a command that takes none a usage error:

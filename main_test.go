@@ -324,3 +324,29 @@ func TestExitCodes(t *testing.T) {
 		t.Fatalf("cancelled: exit %d, %q", code, errb.String())
 	}
 }
+
+// TestNothingIgnored: a flag given twice that takes one value, and build
+// settings next to publish --dir, are usage errors before anything runs.
+func TestNothingIgnored(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"publish", "--bucket", "b", "--distribution-id", "E1", "--distribution-id=E2"}, `--distribution-id is given twice ("E1" and "E2")`},
+		{[]string{"build", "--out", "a", "--out", "b"}, `--out is given twice`},
+		{[]string{"publish", "--dir", "dist", "--bucket", "b", "--base-path", "/x", "--edge", "nginx"}, "publish --dir dist publishes that bake as it is, so --base-path, --edge would do nothing"},
+	} {
+		work := t.TempDir()
+		t.Chdir(work)
+		code, _, stderr := runCLI(t, c.args...)
+		if code != exitUsage || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", c.args, code, stderr, c.want)
+		}
+	}
+	// Repeatable flags stay repeatable.
+	work := t.TempDir()
+	t.Chdir(work)
+	if code, _, stderr := runCLI(t, "build", "--studio", testTree(t), "-q", "--edge", "nginx", "--edge", "netlify", "--set", "MASTRA_TEMPLATES=true", "--set", "MASTRA_TELEMETRY_DISABLED=true"); code != 0 {
+		t.Fatalf("repeated slice flags: exit %d %s", code, stderr)
+	}
+}

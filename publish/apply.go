@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/studiobake/studiobake/publish/cdn"
 )
 
 // deleteBatch is the most keys one DeleteObjects request takes.
@@ -49,7 +51,7 @@ func (r *runner) apply(ctx context.Context, st *state) error {
 		}
 	}
 	st.live = true
-	if err := r.beforeInvalidate(ctx, st); err != nil {
+	if err := r.deployGate(ctx, st); err != nil {
 		return err
 	}
 	if err := r.invalidate(ctx, st); err != nil {
@@ -82,7 +84,7 @@ func (r *runner) writeNewRecord(ctx context.Context, st *state) error {
 	}
 	// Complete unless something after the entry page must be remembered
 	// for a re-run: an invalidation or the hook.
-	st.rec.Complete = r.o.BeforeInvalidate == nil && (r.cf == nil || len(st.changes.Invalidate) == 0)
+	st.rec.Complete = r.gate == nil && (r.cf == nil || len(st.changes.Invalidate) == 0)
 	if err := r.putRecord(ctx, st); err != nil {
 		return err
 	}
@@ -200,7 +202,7 @@ func (r *runner) invalidate(ctx context.Context, st *state) error {
 	if r.cf == nil || len(paths) == 0 {
 		return nil
 	}
-	id, err := r.cf.invalidate(ctx, st.rec.ID, paths)
+	id, err := r.cf.Invalidate(ctx, st.rec.ID, paths)
 	if err != nil {
 		return err
 	}
@@ -209,7 +211,7 @@ func (r *runner) invalidate(ctx context.Context, st *state) error {
 	r.rep.verbosef("invalidation %s: %v", id, paths)
 	if r.o.Wait {
 		r.rep.linef("waiting for invalidation %s", id)
-		return r.cf.waitDone(ctx, id)
+		return r.cf.Wait(ctx, id)
 	}
 	return nil
 }
@@ -257,11 +259,16 @@ func (r *runner) deleteKeys(ctx context.Context, keys []string) error {
 	return nil
 }
 
-// beforeInvalidate runs Options.BeforeInvalidate (the edge gate's deploy)
-// on the release's manifest, when one is set.
-func (r *runner) beforeInvalidate(ctx context.Context, st *state) error {
-	if r.o.BeforeInvalidate == nil {
+// deployGate deploys the bake's CloudFront gate (Options.Gate), or with
+// DryRun reports what that would change.
+func (r *runner) deployGate(ctx context.Context, st *state) error {
+	if r.gate == nil {
 		return nil
 	}
-	return r.o.BeforeInvalidate(ctx, r.cfg, st.rec.Manifest)
+	res, err := cdn.Run(ctx, r.cdn, *r.gate, r.o.Stderr)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(r.o.Stderr, res.Summary(r.gate.Name))
+	return err
 }

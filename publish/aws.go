@@ -11,7 +11,6 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
-	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/logging"
@@ -28,16 +27,7 @@ type objectStore interface {
 	DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, optFns ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error)
 }
 
-// invalidator is the part of CloudFront publish uses.
-type invalidator interface {
-	CreateInvalidation(ctx context.Context, in *cloudfront.CreateInvalidationInput, optFns ...func(*cloudfront.Options)) (*cloudfront.CreateInvalidationOutput, error)
-	GetInvalidation(ctx context.Context, in *cloudfront.GetInvalidationInput, optFns ...func(*cloudfront.Options)) (*cloudfront.GetInvalidationOutput, error)
-}
-
-var (
-	_ objectStore = (*s3.Client)(nil)
-	_ invalidator = (*cloudfront.Client)(nil)
-)
+var _ objectStore = (*s3.Client)(nil)
 
 // LoadAWSConfig loads the SDK's default chain with o applied and checks that
 // credentials resolve, so that a missing login is reported before any request.

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/studiobake/studiobake/build"
+	"github.com/studiobake/studiobake/templates"
 )
 
 // testBake describes a fake bake: a few hashed assets, unhashed files and an
@@ -23,6 +24,8 @@ type testBake struct {
 	shared   string            // content of a chunk that stays the same across versions
 	extra    map[string]string // more files (path to content); hashed when under assets/
 	favicon  string
+	gate     bool                        // write edge/cloudfront/ (build --edge cloudfront)
+	auth     templates.CloudFrontOptions // the gate's auth settings
 }
 
 func hashName(stem, ext, content string) string {
@@ -92,6 +95,11 @@ func (b testBake) write(t testing.TB) string {
 	}
 	if err := os.WriteFile(filepath.Join(dir, build.ManifestFile), raw, 0o644); err != nil {
 		t.Fatal(err)
+	}
+	if b.gate {
+		if err := templates.WriteEdge(dir, &m, templates.EdgeOptions{Hosts: []templates.Host{templates.CloudFront}, Auth: b.auth}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return dir
 }

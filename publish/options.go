@@ -5,22 +5,21 @@
 // The work is split so that each part can be tested where it lives: Plan is a
 // pure function from the local files and the remote inventory to a value
 // (Changes) that says what to upload, keep, delete and invalidate and why;
-// Apply carries a plan out against the narrow objectStore and invalidator
-// interfaces; Run, Rollback and Releases load AWS configuration and wire the
-// two together. Nothing here knows about urfave/cli.
+// Apply carries a plan out against the narrow objectStore interface, and
+// through package cdn (studiobake's one home for CloudFront) invalidates and
+// deploys the bake's gate; Run, Rollback and Releases load AWS configuration
+// and wire the parts together. Nothing here knows about urfave/cli.
 package publish
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"regexp"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
 	"github.com/studiobake/studiobake/build"
+	"github.com/studiobake/studiobake/publish/cdn"
 )
 
 // Defaults; the zero value of each option means the default.
@@ -88,9 +87,10 @@ type Options struct {
 
 	Stdout, Stderr io.Writer
 
-	// BeforeInvalidate runs once the new release is live and before CloudFront
-	// is invalidated (the command layer deploys edge functions here).
-	BeforeInvalidate func(ctx context.Context, cfg aws.Config, m *build.Manifest) error
+	// Gate deploys the bake's CloudFront gate once the new release is live
+	// and before CloudFront is invalidated, so that the invalidated paths
+	// are served through the new function (nil: no gate deploy).
+	Gate *cdn.GateOptions
 
 	// Test knobs: the clock, the first TooManyInvalidations backoff and the
 	// invalidation poll interval.

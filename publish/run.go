@@ -9,19 +9,18 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
-
 	"github.com/studiobake/studiobake/build"
+	"github.com/studiobake/studiobake/publish/cdn"
 )
 
 // runner is one publish, rollback or listing against one bucket prefix.
 type runner struct {
 	o      *Options
-	cfg    aws.Config
 	sess   *session
 	counts *countingStore
-	cf     *cdn
+	cf     *cdn.Invalidator
+	cdn    cdn.Clients
+	gate   *cdn.Options // the gate deploy, when publish deploys one
 	rep    *reporter
 	result *Result
 	start  time.Time
@@ -30,7 +29,7 @@ type runner struct {
 // testClients lets tests put fakes behind the narrow interfaces.
 type testClients struct {
 	store objectStore
-	cdn   invalidator
+	cdn   cdn.Clients
 }
 
 // connect loads AWS configuration and builds the clients; every failure
@@ -38,9 +37,8 @@ type testClients struct {
 func connect(ctx context.Context, o *Options, prefix string) (*runner, error) {
 	r := &runner{o: o, rep: newReporter(o), result: &Result{}, start: o.now()}
 	var store objectStore
-	var cf invalidator
 	if o.clients != nil {
-		store, cf = o.clients.store, o.clients.cdn
+		store, r.cdn = o.clients.store, o.clients.cdn
 	} else {
 		cfg, err := LoadAWSConfig(ctx, o.AWS)
 		if err != nil {
@@ -50,16 +48,16 @@ func connect(ctx context.Context, o *Options, prefix string) (*runner, error) {
 		if err != nil {
 			return nil, err
 		}
-		r.cfg, store = cfg, client
-		if o.DistributionID != "" {
-			cf = cloudfront.NewFromConfig(cfg) // global: any region of the partition resolves it
+		store = client
+		if o.DistributionID != "" || o.Gate != nil {
+			r.cdn = cdn.NewClients(cfg)
 		}
 	}
 	r.counts = &countingStore{objectStore: store, n: &r.result.Requests}
 	r.sess = &session{store: r.counts, bucket: o.Bucket, prefix: prefix, conc: o.Concurrency}
-	if cf != nil && o.DistributionID != "" {
-		r.cf = &cdn{client: cf, dist: o.DistributionID, backoff: o.retryBackoff, poll: o.pollInterval,
-			report: r.rep, count: &r.result.Requests.Invalidation}
+	if r.cdn.CloudFront != nil && o.DistributionID != "" {
+		r.cf = &cdn.Invalidator{API: r.cdn.CloudFront, Distribution: o.DistributionID, Backoff: o.retryBackoff,
+			Poll: o.pollInterval, Note: r.rep.linef, Verbose: r.rep.verbosef, Requests: &r.result.Requests.Invalidation}
 	}
 	return r, nil
 }
@@ -76,9 +74,29 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := connect(ctx, &o, o.prefixFor(bake.Manifest.BasePath))
+	prefix := o.prefixFor(bake.Manifest.BasePath)
+	var gate *cdn.Options
+	if o.Gate != nil {
+		// Everything the gate deploy needs from the bake is read and
+		// checked before any request.
+		g, err := cdn.FromBake(o.Dir, bake.Manifest, *o.Gate)
+		if err != nil {
+			return nil, err
+		}
+		g.DistributionID, g.DryRun, g.Bucket, g.Prefix = o.DistributionID, o.DryRun, o.Bucket, prefix
+		gate = &g
+	}
+	r, err := connect(ctx, &o, prefix)
 	if err != nil {
 		return nil, err
+	}
+	if gate != nil {
+		// A distribution the gate cannot be set up on is refused before
+		// the first upload.
+		if err := cdn.Check(ctx, r.cdn, *gate); err != nil {
+			return nil, err
+		}
+		r.gate = gate
 	}
 	for _, w := range bake.Warnings {
 		r.rep.linef("warning: %s", w)
@@ -107,7 +125,7 @@ func (r *runner) publish(ctx context.Context, files []LocalFile, m *build.Manife
 	switch {
 	case r.o.DryRun:
 		r.rep.linef("dry run: %s", r.summary(st))
-		if err := r.beforeInvalidate(ctx, st); err != nil { // reports what it would change
+		if err := r.deployGate(ctx, st); err != nil { // reports what it would change
 			return rep, err
 		}
 	case st.complete && st.changes.Empty() && len(st.expired) == 0:
@@ -122,7 +140,7 @@ func (r *runner) publish(ctx context.Context, files []LocalFile, m *build.Manife
 		// The site is current, but what lives beside it (the edge gate: a
 		// revoked user, a narrower CIDR list) may not be: the hook is
 		// idempotent and must run whatever the files did.
-		if err := r.beforeInvalidate(ctx, st); err != nil {
+		if err := r.deployGate(ctx, st); err != nil {
 			return rep, err
 		}
 		r.rep.linef("%s", r.summary(st))

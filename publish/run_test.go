@@ -5,13 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
-	"github.com/studiobake/studiobake/build"
+	"github.com/studiobake/studiobake/publish/cdn"
+	"github.com/studiobake/studiobake/publish/cdn/cdntest"
+	"github.com/studiobake/studiobake/templates"
 )
 
 func publishFake(t *testing.T, store *fakeStore, dir string, mods ...func(*Options)) (*Report, error) {
@@ -415,23 +417,89 @@ func TestPublishStopsWhenAnotherPublishRuns(t *testing.T) {
 	checkSite(t, store, "", v2)
 }
 
-// TestEdgeHookRunsWhenTheSiteIsCurrent: the edge gate lives beside the site,
-// so a gate-only change (a revoked user) must be deployed by a publish whose
-// files are all up to date, and shown by a dry run.
-func TestEdgeHookRunsWhenTheSiteIsCurrent(t *testing.T) {
+// TestGateDeployRunsWhenTheSiteIsCurrent: the edge gate lives beside the
+// site, so a gate-only change must be deployed by a publish whose files are
+// all up to date, and shown by a dry run.
+func TestGateDeployRunsWhenTheSiteIsCurrent(t *testing.T) {
 	store := newFakeStore()
-	bake := testBake{basePath: "/agents", version: "1"}
-	calls := 0
-	hook := func(o *Options) {
-		o.BeforeInvalidate = func(context.Context, aws.Config, *build.Manifest) error { calls++; return nil }
+	f := startCloudFront(t)
+	bake := testBake{basePath: "/agents", version: "1", gate: true}
+	gate := func(o *Options) { o.Bucket, o.Gate = "studio", &cdn.GateOptions{Name: "studio-gate", Associate: true} }
+	mustPublish(t, store, bake.write(t), withCDN(store, f, false), gate)
+	if f.Code("studio-gate", "LIVE") == "" || f.Count("UpdateDistribution") != 1 {
+		t.Fatalf("first publish: live code %q, %d distribution updates", f.Code("studio-gate", "LIVE"), f.Count("UpdateDistribution"))
 	}
-	mustPublish(t, store, bake.write(t), hook)
-	rep := mustPublish(t, store, bake.write(t), hook)
-	if !rep.Result.UpToDate || calls != 2 {
-		t.Errorf("up-to-date publish: upToDate %v, hook ran %d times; want 2", rep.Result.UpToDate, calls)
+	f.SetDevelopmentCode("studio-gate", "function handler(e) { return e.request; }") // changed behind studiobake's back
+	rep := mustPublish(t, store, bake.write(t), withCDN(store, f, false), gate)
+	if !rep.Result.UpToDate || f.Count("UpdateFunction") != 1 {
+		t.Errorf("up-to-date publish: upToDate %v, %d function updates; want the gate redeployed", rep.Result.UpToDate, f.Count("UpdateFunction"))
 	}
-	mustPublish(t, store, bake.write(t), hook, func(o *Options) { o.DryRun, o.Stdout = true, io.Discard })
-	if calls != 3 {
-		t.Errorf("dry run: hook ran %d times in all, want 3 (it reports what it would deploy)", calls)
+	describes := f.Count("DescribeFunction")
+	mustPublish(t, store, bake.write(t), withCDN(store, f, false), gate, func(o *Options) { o.DryRun, o.Stdout = true, io.Discard })
+	if f.Count("DescribeFunction") == describes || f.Count("UpdateFunction") != 1 {
+		t.Errorf("dry run: the gate deploy did not report, or wrote")
+	}
+}
+
+// TestGateRefusedBeforeUpload: a distribution the gate cannot cover stops
+// the publish before its first write to the bucket.
+func TestGateRefusedBeforeUpload(t *testing.T) {
+	store := newFakeStore()
+	f := startCloudFront(t)
+	f.SetDistributionXML(strings.Replace(cdntest.UsualDistribution, `<TargetOriginId>s3</TargetOriginId><ViewerProtocolPolicy>redirect-to-https</ViewerProtocolPolicy></DefaultCacheBehavior>`,
+		`<TargetOriginId>s3</TargetOriginId><ViewerProtocolPolicy>redirect-to-https</ViewerProtocolPolicy><FunctionAssociations><Quantity>1</Quantity><Items>`+
+			`<FunctionAssociation><FunctionARN>arn:aws:cloudfront::123456789012:function/legacy</FunctionARN><EventType>viewer-request</EventType></FunctionAssociation>`+
+			`</Items></FunctionAssociations></DefaultCacheBehavior>`, 1))
+	_, err := publishFake(t, store, testBake{basePath: "/agents", version: "1", gate: true}.write(t), withCDN(store, f, false),
+		func(o *Options) { o.Bucket, o.Gate = "studio", &cdn.GateOptions{Name: "studio-gate", Associate: true} })
+	if err == nil || !strings.Contains(err.Error(), "--replace-functions") {
+		t.Fatalf("err = %v", err)
+	}
+	for _, op := range store.ops {
+		if !strings.HasPrefix(op, "list") {
+			t.Errorf("%s before the refusal", op)
+		}
+	}
+	if f.Functions() != 0 {
+		t.Error("the function was created before the refusal")
+	}
+}
+
+// TestGateSecretsReadAtDeploy: users kept in the KeyValueStore come from
+// the users file when publish deploys, not from the bake: removing a user
+// from the file and publishing the same bake again revokes them.
+func TestGateSecretsReadAtDeploy(t *testing.T) {
+	store := newFakeStore()
+	f := startCloudFront(t)
+	alice, _, _ := templates.NewUser("alice")
+	bob, _, _ := templates.NewUser("bob")
+	arn := "arn:aws:cloudfront::123456789012:key-value-store/0a1b2c3d"
+	bake := testBake{basePath: "/agents", version: "1", gate: true, auth: templates.CloudFrontOptions{KVSARN: arn,
+		Basic: &templates.BasicAuth{Realm: "S", Users: []templates.User{alice}, InKVS: true}}}.write(t)
+	users := filepath.Join(t.TempDir(), "users.txt")
+	publishWith := func(lines ...string) error {
+		os.WriteFile(users, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+		_, err := publishFake(t, store, bake, withCDN(store, f, false), func(o *Options) {
+			o.Bucket, o.Gate = "studio", &cdn.GateOptions{Name: "studio-gate", Secrets: templates.SecretInput{UsersFile: users}}
+		})
+		return err
+	}
+	if err := publishWith(alice.Line(), bob.Line()); err != nil {
+		t.Fatal(err)
+	}
+	if kv := f.KVS(); kv["user:alice"] == "" || kv["user:bob"] == "" {
+		t.Fatalf("users not deployed: %v", kv)
+	}
+	if err := publishWith(alice.Line()); err != nil {
+		t.Fatal(err)
+	}
+	if kv := f.KVS(); kv["user:alice"] == "" || kv["user:bob"] != "" {
+		t.Errorf("bob not revoked by an up-to-date publish: %v", kv)
+	}
+	_, err := publishFake(t, store, bake, withCDN(store, f, false), func(o *Options) {
+		o.Bucket, o.Gate = "studio", &cdn.GateOptions{Name: "studio-gate"}
+	})
+	if err == nil || !strings.Contains(err.Error(), "--auth-users") {
+		t.Errorf("publish without the users file: %v", err)
 	}
 }

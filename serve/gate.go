@@ -1,7 +1,9 @@
 package serve
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 
 	"github.com/studiobake/studiobake/build"
@@ -11,27 +13,59 @@ import (
 
 // cfGate runs the compiled CloudFront function (cfrun.Function pools its
 // runtimes, so concurrent requests are fine).
-type cfGate struct{ fn *cfrun.Function }
+type cfGate struct {
+	fn   *cfrun.Function
+	code string
+	info *templates.FunctionInfo // the bake's function.json; nil when compiled here
+}
 
 // loadGate uses the function a bake built with --edge cloudfront carries
 // (with its auth settings), else compiles the routing-only gate from the
-// manifest exactly as build --edge cloudfront would.
+// manifest exactly as build --edge cloudfront would. The gate gets its
+// KeyValueStore entries from UseSecrets.
 func loadGate(dir string, m *build.Manifest) (*cfGate, error) {
-	code, kvs, ok, err := templates.LoadCloudFront(dir)
+	code, ok, err := templates.LoadCloudFront(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load the bake's CloudFront function: %w", err)
 	}
-	if !ok {
-		code, err = templates.CompileCloudFront(templates.CloudFrontOptionsFromManifest(m))
-		if err != nil {
-			return nil, fmt.Errorf("compile the CloudFront gate for %s: %w", dir, err)
+	g := &cfGate{code: code}
+	if ok {
+		// function.json says what the gate reads from the KeyValueStore;
+		// a hand-written function.js without one reads nothing.
+		info, err := templates.ReadFunctionInfo(dir)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("load the bake's CloudFront function: %w", err)
 		}
+		g.info = &info
+	} else if g.code, err = templates.CompileCloudFront(templates.CloudFrontOptionsFromManifest(m)); err != nil {
+		return nil, fmt.Errorf("compile the CloudFront gate for %s: %w", dir, err)
 	}
-	fn, err := cfrun.New(code, kvs) // fail at start, not on the first request
-	if err != nil {
+	if g.fn, err = cfrun.New(g.code, nil); err != nil { // fail at start, not on the first request
 		return nil, fmt.Errorf("load the CloudFront gate: %w", err)
 	}
-	return &cfGate{fn: fn}, nil
+	return g, nil
+}
+
+// UseSecrets gives the gate the KeyValueStore entries it reads (the cookie
+// secret, users kept in the store), read from where the user keeps them,
+// as publish does when it deploys them; they are never in the bake. A gate
+// that reads none needs nothing; one that does refuses to start without
+// them rather than turn every viewer away.
+func (h *Handler) UseSecrets(in templates.SecretInput) error {
+	g, ok := h.gate.(*cfGate)
+	if !ok || g.info == nil || g.info.KVSARN == "" {
+		return nil
+	}
+	kvs, err := templates.GateKVS(*g.info, in)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	fn, err := cfrun.New(g.code, kvs)
+	if err != nil {
+		return fmt.Errorf("load the CloudFront gate: %w", err)
+	}
+	g.fn = fn
+	return nil
 }
 
 func (g *cfGate) run(r *http.Request, viewerIP string) (gateResult, error) {

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/studiobake/studiobake/templates"
 )
 
 // DefaultAddr is where serve listens unless told otherwise: loopback only,
@@ -33,6 +35,9 @@ type Options struct {
 	API string
 	// AccessLog gets one line per request with the gate's rewrite (nil: none).
 	AccessLog io.Writer
+	// Secrets says where the gate's KeyValueStore entries are kept (the
+	// cookie secret, users in the store); see Handler.UseSecrets.
+	Secrets templates.SecretInput
 }
 
 // Server is a running preview.
@@ -61,6 +66,9 @@ func Start(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := h.UseSecrets(o.Secrets); err != nil {
+		return nil, err
+	}
 	h.AccessLog = o.AccessLog
 	if o.API != "" {
 		target, err := ParseAPI(o.API)
@@ -80,6 +88,7 @@ func Start(o Options) (*Server, error) {
 		srv:  &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(logw, "serve: ", 0)},
 		done: make(chan error, 1),
 	}
+	s.srv.RegisterOnShutdown(h.StopStreams)
 	go func() { s.done <- s.srv.Serve(l) }()
 	notice, warning := h.apiNotice(strings.TrimSuffix(strings.TrimSuffix(s.URL, h.basePath+"/"), "/"))
 	if o.Out != nil {

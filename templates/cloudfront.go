@@ -74,9 +74,9 @@ type CookieAuth struct {
 	// ReturnParam names the query parameter carrying the URL to come back
 	// to ("" sends none).
 	ReturnParam string
-	// Secret is the HMAC-SHA256 key. It is never compiled into the code: it
-	// goes to the KeyValueStore as "cookie-secret".
-	Secret string
+	// The HMAC-SHA256 key is not an option: it is never compiled into the
+	// code nor written into the bake; the gate reads it from the
+	// KeyValueStore ("cookie-secret"), where publish puts it (GateKVS).
 }
 
 // Default settings that users rarely change.
@@ -118,20 +118,6 @@ func CloudFrontOptionsFromManifest(m *build.Manifest) CloudFrontOptions {
 		}
 	}
 	return o
-}
-
-// KVSEntries are the KeyValueStore entries the gate reads, by key.
-func (o CloudFrontOptions) KVSEntries() map[string]string {
-	kv := map[string]string{}
-	if o.Basic != nil && o.Basic.InKVS {
-		for _, u := range o.Basic.Users {
-			kv[KVSUserPrefix+u.Name] = u.Salt + ":" + u.Hash
-		}
-	}
-	if o.Cookie != nil {
-		kv[KVSCookieSecret] = o.Cookie.Secret
-	}
-	return kv
 }
 
 // usesKVS says whether the compiled code reads the KeyValueStore.
@@ -196,12 +182,6 @@ func (b *BasicAuth) validate() error {
 }
 
 func (c *CookieAuth) validate() error {
-	if c.Secret == "" {
-		return fmt.Errorf("--auth cookie needs a secret: give --cookie-secret-file FILE or STUDIOBAKE_COOKIE_SECRET")
-	}
-	if len(c.Secret) < 32 {
-		return fmt.Errorf("--auth cookie: the secret is %d bytes; use at least 32", len(c.Secret))
-	}
 	if !cookieName.MatchString(c.Name) {
 		return fmt.Errorf("invalid --cookie-name %q", c.Name)
 	}

@@ -72,7 +72,6 @@ func TestCheckCloudFrontAccepts(t *testing.T) {
 // is half).
 func TestShippedTemplatesCompile(t *testing.T) {
 	u, _, _ := NewUser("alice")
-	secret := strings.Repeat("k", 40)
 	for mask := 0; mask < 16; mask++ {
 		o := CloudFrontOptions{BasePath: "/agents", Routes: legacyRoutes}
 		var modes []string
@@ -85,7 +84,7 @@ func TestShippedTemplatesCompile(t *testing.T) {
 			modes = append(modes, "basic")
 		}
 		if mask&4 != 0 {
-			o.Cookie = &CookieAuth{Name: DefaultCookieName, LoginURL: "https://login.example.com/", ReturnParam: DefaultReturnParam, Secret: secret}
+			o.Cookie = &CookieAuth{Name: DefaultCookieName, LoginURL: "https://login.example.com/", ReturnParam: DefaultReturnParam}
 			modes = append(modes, "cookie")
 		}
 		if mask&8 != 0 {
@@ -116,9 +115,8 @@ func TestShippedTemplatesCompile(t *testing.T) {
 
 func TestBadOptions(t *testing.T) {
 	u, _, _ := NewUser("alice")
-	secret := strings.Repeat("k", 40)
 	cookie := func(mod func(*CookieAuth)) *CookieAuth {
-		c := &CookieAuth{Name: DefaultCookieName, LoginURL: "https://login.example.com/", Secret: secret}
+		c := &CookieAuth{Name: DefaultCookieName, LoginURL: "https://login.example.com/"}
 		mod(c)
 		return c
 	}
@@ -127,8 +125,6 @@ func TestBadOptions(t *testing.T) {
 		o    CloudFrontOptions
 		want string
 	}{
-		{"cookie without secret", CloudFrontOptions{KVSARN: testARN, Cookie: cookie(func(c *CookieAuth) { c.Secret = "" })}, "needs a secret"},
-		{"short secret", CloudFrontOptions{KVSARN: testARN, Cookie: cookie(func(c *CookieAuth) { c.Secret = "short" })}, "at least 32"},
 		{"relative login URL", CloudFrontOptions{KVSARN: testARN, Cookie: cookie(func(c *CookieAuth) { c.LoginURL = "/login" })}, `invalid --login-url "/login"`},
 		{"login URL without scheme", CloudFrontOptions{KVSARN: testARN, Cookie: cookie(func(c *CookieAuth) { c.LoginURL = "login.example.com" })}, "--login-url"},
 		{"javascript login URL", CloudFrontOptions{KVSARN: testARN, Cookie: cookie(func(c *CookieAuth) { c.LoginURL = "javascript:alert(1)" })}, "--login-url"},
@@ -193,18 +189,17 @@ func TestWriteEdgeNothingOnError(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, build.EdgeDir)); !os.IsNotExist(err) {
 		t.Errorf("edge/ exists after a failed write: %v", err)
 	}
-	// And a good one writes every host, the secret file owner-only.
-	o.Auth = CloudFrontOptions{KVSARN: testARN, Cookie: &CookieAuth{Name: "s", LoginURL: "https://l.example.com/", Secret: strings.Repeat("x", 32)}}
+	// And a good one writes every host, and no KeyValueStore entries.
+	o.Auth = CloudFrontOptions{KVSARN: testARN, Cookie: &CookieAuth{Name: "s", LoginURL: "https://l.example.com/"}}
 	if err := WriteEdge(dir, m, o); err != nil {
 		t.Fatal(err)
 	}
-	st, err := os.Stat(filepath.Join(dir, build.EdgeDir, "cloudfront", KVSFile))
-	if err != nil || st.Mode().Perm() != 0o600 {
-		t.Errorf("kvs.json: %v %v", st, err)
+	if _, err := os.Stat(filepath.Join(dir, build.EdgeDir, "cloudfront", legacyKVSFile)); !os.IsNotExist(err) {
+		t.Errorf("kvs.json written: %v", err)
 	}
-	code, kvs, ok, err := LoadCloudFront(dir)
-	if err != nil || !ok || !strings.HasPrefix(code, kvsImport) || kvs[KVSCookieSecret] == "" {
-		t.Errorf("LoadCloudFront: ok=%v err=%v kvs=%v", ok, err, kvs)
+	code, ok, err := LoadCloudFront(dir)
+	if err != nil || !ok || !strings.HasPrefix(code, kvsImport) {
+		t.Errorf("LoadCloudFront: ok=%v err=%v", ok, err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, build.SiteDir, "_headers")); !os.IsNotExist(err) {
 		t.Error("edge output went into site/")

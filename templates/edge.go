@@ -42,9 +42,11 @@ const (
 	FunctionFile      = "function.js"
 	FunctionInfoFile  = "function.json"
 	HeadersPolicyFile = "headers-policy.json"
-	KVSFile           = "kvs.json"
-	ReadmeFile        = "README.md"
-	Runtime           = "cloudfront-js-2.0"
+	// legacyKVSFile held KeyValueStore entries, the cookie secret
+	// included, in bakes of earlier versions; no bake has it now.
+	legacyKVSFile = "kvs.json"
+	ReadmeFile    = "README.md"
+	Runtime       = "cloudfront-js-2.0"
 )
 
 // FunctionInfo is edge/cloudfront/function.json: what deploy needs beside
@@ -56,6 +58,9 @@ type FunctionInfo struct {
 	Size      int      `json:"size"`
 	BasePath  string   `json:"basePath"`
 	Auth      []string `json:"auth,omitempty"`
+	// UsersInKVS: the gate reads basic-auth users from the KeyValueStore,
+	// so deploying it needs the users file (--auth-users).
+	UsersInKVS bool `json:"usersInKVS,omitempty"`
 }
 
 // EdgeOptions says which hosts to write for and how the CloudFront gate
@@ -99,12 +104,7 @@ func WriteEdge(dir string, m *build.Manifest, o EdgeOptions) error {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
 		}
-		// kvs.json holds the cookie secret: readable by the owner only.
-		mode := fs.FileMode(0o644)
-		if strings.HasSuffix(name, "/"+KVSFile) {
-			mode = 0o600
-		}
-		if err := os.WriteFile(p, files[name], mode); err != nil {
+		if err := os.WriteFile(p, files[name], 0o644); err != nil {
 			return fmt.Errorf("write %s: %w", p, err)
 		}
 	}
@@ -164,7 +164,8 @@ func cloudFrontFiles(m *build.Manifest, o EdgeOptions, headers map[string]string
 	if err != nil {
 		return nil, err
 	}
-	info := FunctionInfo{Runtime: Runtime, EventType: "viewer-request", Size: len(code), BasePath: m.BasePath, Auth: g.authModes()}
+	info := FunctionInfo{Runtime: Runtime, EventType: "viewer-request", Size: len(code), BasePath: m.BasePath, Auth: g.authModes(),
+		UsersInKVS: g.Basic != nil && g.Basic.InKVS}
 	if g.usesKVS() {
 		info.KVSARN = g.KVSARN
 	}
@@ -177,13 +178,6 @@ func cloudFrontFiles(m *build.Manifest, o EdgeOptions, headers map[string]string
 		FunctionInfoFile:  append(infoJSON, '\n'),
 		HeadersPolicyFile: policy,
 		ReadmeFile:        cloudFrontReadme(m, g, len(code)),
-	}
-	if kv := g.KVSEntries(); len(kv) > 0 {
-		b, err := json.MarshalIndent(kv, "", "  ")
-		if err != nil {
-			return nil, err
-		}
-		files[KVSFile] = append(b, '\n')
 	}
 	return files, nil
 }
@@ -202,30 +196,23 @@ func (o CloudFrontOptions) authModes() []string {
 	return modes
 }
 
-// LoadCloudFront reads the gate a bake was built with (build --edge
-// cloudfront): its code and KeyValueStore entries. ok is false when the
-// bake has no CloudFront gate.
-func LoadCloudFront(bakeDir string) (code string, kvs map[string]string, ok bool, err error) {
+// LoadCloudFront reads the code of the gate a bake was built with (build
+// --edge cloudfront); ok is false when the bake has no CloudFront gate.
+// Its secrets are not in the bake: see GateKVS.
+func LoadCloudFront(bakeDir string) (code string, ok bool, err error) {
 	d := filepath.Join(bakeDir, build.EdgeDir, string(CloudFront))
 	b, err := os.ReadFile(filepath.Join(d, FunctionFile))
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil, false, nil
+		return "", false, nil
 	}
 	if err != nil {
-		return "", nil, false, err
+		return "", false, err
 	}
-	kvs = map[string]string{}
-	kb, err := os.ReadFile(filepath.Join(d, KVSFile))
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		return "", nil, false, err
-	default:
-		if err := json.Unmarshal(kb, &kvs); err != nil {
-			return "", nil, false, fmt.Errorf("read %s: %w", filepath.Join(d, KVSFile), err)
-		}
+	if _, err := os.Stat(filepath.Join(d, legacyKVSFile)); err == nil {
+		return "", false, fmt.Errorf("%s is from an earlier studiobake and holds the cookie secret: delete it and rebuild; "+
+			"secrets are now read when deploying (--cookie-secret-file or STUDIOBAKE_COOKIE_SECRET, --auth-users)", filepath.Join(d, legacyKVSFile))
 	}
-	return strings.TrimSpace(string(b)), kvs, true, nil
+	return strings.TrimSpace(string(b)), true, nil
 }
 
 // ReadFunctionInfo reads edge/cloudfront/function.json of a bake.

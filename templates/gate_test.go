@@ -138,7 +138,11 @@ func TestGateBasic(t *testing.T) {
 				t.Errorf("hash in code = %v with inKVS %v", !inKVS, inKVS)
 			}
 			h := func(v string) map[string]string { return map[string]string{"authorization": v} }
-			runCases(t, code, o.KVSEntries(), []gateCase{
+			var kvUsers []User
+			if inKVS {
+				kvUsers = o.Basic.Users
+			}
+			runCases(t, code, kvsEntries(nil, kvUsers), []gateCase{
 				{"right password", ev("/agents/agents/gpt-4.1", "", "", h(basicHeader("alice", pw)), nil), want{uri: "/agents/index.html"}},
 				{"lower-case scheme", ev("/agents/", "", "", h("basic "+basicHeader("alice", pw)[6:]), nil), want{uri: "/agents/index.html"}},
 				{"wrong password", ev("/agents/", "", "", h(basicHeader("alice", pw+"x")), nil), want{status: 401, header: "www-authenticate"}},
@@ -211,7 +215,7 @@ func session(secret, header string, claims string) string {
 func TestGateCookie(t *testing.T) {
 	secret := strings.Repeat("s3cr3t-", 6)
 	o := CloudFrontOptions{BasePath: "/agents", KVSARN: testARN,
-		Cookie: &CookieAuth{Name: "studio_session", LoginURL: "https://login.example.com/start?app=studio", ReturnParam: "return_to", Secret: secret}}
+		Cookie: &CookieAuth{Name: "studio_session", LoginURL: "https://login.example.com/start?app=studio", ReturnParam: "return_to"}}
 	code, err := CompileCloudFront(o)
 	if err != nil {
 		t.Fatal(err)
@@ -225,7 +229,7 @@ func TestGateCookie(t *testing.T) {
 	c := func(v string) map[string]string { return map[string]string{"studio_session": v} }
 	login := "https://login.example.com/start?app=studio&return_to=" + "https%3A%2F%2Fstudio.example.com%2Fagents%2Ftools%3Fx%3D1"
 	redirect := want{status: 302, location: "https://login.example.com/start?app=studio&return_to="}
-	runCases(t, code, o.KVSEntries(), []gateCase{
+	runCases(t, code, kvsEntries([]byte(secret), nil), []gateCase{
 		{"valid JWT", ev("/agents/tools", "", "", nil, c(session(secret, jwtHS, live))), want{uri: "/agents/index.html"}},
 		{"valid session", ev("/agents/tools", "", "", nil, c(session(secret, "", live))), want{uri: "/agents/index.html"}},
 		{"expired", ev("/agents/tools", "x=1", "", nil, c(session(secret, jwtHS, fmt.Sprintf(`{"exp":%d}`, now-10)))), want{status: 302, location: login}},

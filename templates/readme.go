@@ -15,9 +15,6 @@ func cloudFrontReadme(m *build.Manifest, o CloudFrontOptions, size int) []byte {
 	w("- `%s`: the viewer-request function (runtime %s, %d bytes of CloudFront's %d).\n", FunctionFile, Runtime, size, MaxFunctionSize)
 	w("- `%s`: what deploy needs beside the code.\n", FunctionInfoFile)
 	w("- `%s`: a response headers policy (CSP from the baked index.html, HSTS,\n  nosniff, Referrer-Policy, frame denial). It also covers error responses.\n", HeadersPolicyFile)
-	if len(o.KVSEntries()) > 0 {
-		w("- `%s`: KeyValueStore entries (owner-readable only: it holds secrets).\n", KVSFile)
-	}
 	w("\nBase path: `%s`. Auth: %s.\n\n", or(m.BasePath, "/"), or(strings.Join(o.authModes(), ", "), "none"))
 	w("Deploy with `studiobake publish --function-name NAME --associate`, or by hand:\n\n")
 	w("    aws cloudfront create-function --name NAME --function-code fileb://%s \\\n", FunctionFile)
@@ -29,7 +26,9 @@ func cloudFrontReadme(m *build.Manifest, o CloudFrontOptions, size int) []byte {
 	w("    aws cloudfront create-response-headers-policy --response-headers-policy-config file://%s\n\n", HeadersPolicyFile)
 	w("then attach both to the cache behaviour that serves Studio (viewer request).\n")
 	if o.usesKVS() {
-		w("\nThe KeyValueStore must exist before deploying (aws cloudfront\ncreate-key-value-store); deploy writes %s into it and associates it.\n", KVSFile)
+		w("\nThe KeyValueStore must exist before deploying (aws cloudfront\ncreate-key-value-store). Its entries are secrets and are not in this\n")
+		w("directory: publish writes them when it deploys, reading the cookie secret from\n")
+		w("--cookie-secret-file or STUDIOBAKE_COOKIE_SECRET and KeyValueStore users from\n--auth-users (by hand: keys %q and %q+NAME = SALT:HASH).\n", KVSCookieSecret, KVSUserPrefix)
 	}
 	if o.Cookie != nil {
 		w("\nCookie auth: your login service sets the cookie `%s` to an HS256 JWT\n", o.Cookie.Name)

@@ -20,7 +20,16 @@ func TestUsersCheck(t *testing.T) {
 	legacy := strings.Join(fields[:4], ":")
 	other, _, _ := NewUser("bob")
 	otherCheck := strings.Split(other.Line(), ":")[4]
-	flip := func(s string, i int) string { b := []byte(s); b[i] ^= 1; return string(b) }
+	// flip changes one hex digit into another, so the line stays well formed.
+	flip := func(s string, i int) string {
+		b := []byte(s)
+		if b[i] == '0' {
+			b[i] = '1'
+		} else {
+			b[i] = '0'
+		}
+		return string(b)
+	}
 	tests := []struct {
 		desc, line string
 		generated  bool

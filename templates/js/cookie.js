@@ -12,7 +12,9 @@ async function cookieOK(c) {
   if (!secret) {
     return false;
   }
-  var mac = crypto.createHmac('sha256', secret).update(body).digest('base64');
+  // A key that is not UTF-8 text is stored as hex:HEX (templates.kvsSecret).
+  var key = secret.indexOf('hex:') === 0 ? Buffer.from(secret.slice(4), 'hex') : secret;
+  var mac = crypto.createHmac('sha256', key).update(body).digest('base64');
   mac = mac.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
   if (!same(mac, p[p.length - 1])) {
     return false;

@@ -1,12 +1,20 @@
-package deploy
+// Package cdntest is an httptest CloudFront: it speaks enough of the
+// CloudFront 2020-05-31 REST-XML API (functions, distribution configs,
+// response headers policies, invalidations) and of the KeyValueStore JSON
+// API for the SDK's real clients, so that studiobake's CloudFront code is
+// tested through the same client it runs with. It checks If-Match like the
+// service does and runs TestFunction through cfrun.
+package cdntest
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,25 +24,47 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfrontkeyvaluestore"
+
 	"github.com/studiobake/studiobake/templates/cfrun"
 )
 
-// fakeCloudFront speaks enough of the CloudFront 2020-05-31 REST-XML API
-// (functions and distribution config) and of the KeyValueStore JSON API for
-// the SDK's real clients. It checks If-Match like the service does and runs
-// TestFunction through cfrun.
-type fakeCloudFront struct {
-	mu        sync.Mutex
-	t         *testing.T
-	funcs     map[string]*fakeFunc
-	calls     map[string]int
-	etagN     int
-	distXML   []byte
-	distETag  string
-	kvs       map[string]string
-	kvsETag   string
-	denyTests bool
-	policies  map[string]*fakePolicy
+// DistributionID is the one distribution the fake serves.
+const DistributionID = "E123"
+
+// CloudFront is the fake service. Its exported fields are knobs a test sets
+// before the calls they affect.
+type CloudFront struct {
+	// DenyTests answers TestFunction with AccessDenied.
+	DenyTests bool
+	// Busy answers this many CreateInvalidation calls with
+	// TooManyInvalidationsInProgress; Pending is how many polls of a new
+	// invalidation answer InProgress before Completed.
+	Busy, Pending int
+
+	mu       sync.Mutex
+	t        testing.TB
+	srv      *httptest.Server
+	funcs    map[string]*fakeFunc
+	calls    map[string]int
+	etagN    int
+	distXML  []byte
+	distETag string
+	kvs      map[string]string
+	kvsETag  string
+	policies map[string]*fakePolicy
+	batches  []Batch
+	polls    map[string]int // polls left per invalidation
+}
+
+// Batch is one invalidation the fake accepted.
+type Batch struct {
+	CallerReference string   `xml:"CallerReference"`
+	Paths           []string `xml:"Paths>Items>Path"`
+	Quantity        int      `xml:"Paths>Quantity"`
 }
 
 type fakePolicy struct {
@@ -55,51 +85,220 @@ type fakeStage struct {
 	kvsARNs []string
 }
 
-const initialDistribution = `<?xml version="1.0" encoding="UTF-8"?>
+// UsualDistribution is a distribution set up the usual console way: one S3
+// origin for bucket "studio", the default behaviour and agents/* both
+// pointing at it.
+const UsualDistribution = `<?xml version="1.0" encoding="UTF-8"?>
 <DistributionConfig xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/"><CallerReference>ref-1</CallerReference><Comment>studio</Comment><Enabled>true</Enabled>` +
 	`<Origins><Quantity>1</Quantity><Items><Origin><Id>s3</Id><DomainName>studio.s3.amazonaws.com</DomainName></Origin></Items></Origins>` +
 	`<DefaultCacheBehavior><TargetOriginId>s3</TargetOriginId><ViewerProtocolPolicy>redirect-to-https</ViewerProtocolPolicy></DefaultCacheBehavior>` +
 	`<CacheBehaviors><Quantity>1</Quantity><Items><CacheBehavior><PathPattern>agents/*</PathPattern><TargetOriginId>s3</TargetOriginId><ViewerProtocolPolicy>redirect-to-https</ViewerProtocolPolicy></CacheBehavior></Items></CacheBehaviors>` +
 	`</DistributionConfig>`
 
-func newFake(t *testing.T) (*fakeCloudFront, *httptest.Server) {
-	f := &fakeCloudFront{t: t, funcs: map[string]*fakeFunc{}, calls: map[string]int{},
-		distXML: []byte(initialDistribution), distETag: "D1", kvs: map[string]string{}, kvsETag: "K1",
-		policies: map[string]*fakePolicy{}}
-	srv := httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(srv.Close)
-	return f, srv
+// New starts a fake holding UsualDistribution; it stops with the test.
+func New(t testing.TB) *CloudFront {
+	f := &CloudFront{t: t, funcs: map[string]*fakeFunc{}, calls: map[string]int{},
+		distXML: []byte(UsualDistribution), distETag: "D1", kvs: map[string]string{}, kvsETag: "K1",
+		policies: map[string]*fakePolicy{}, polls: map[string]int{}}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	return f
 }
 
-func (f *fakeCloudFront) count(op string) int {
+var creds = credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")
+
+// Client is the SDK's CloudFront client pointed at the fake, without
+// retries so that a test sees each answer.
+func (f *CloudFront) Client() *cloudfront.Client {
+	return cloudfront.New(cloudfront.Options{BaseEndpoint: aws.String(f.srv.URL), Region: "us-east-1",
+		Credentials: creds, RetryMaxAttempts: 1, HTTPClient: f.srv.Client()})
+}
+
+// KVSClient is the SDK's KeyValueStore client pointed at the fake.
+func (f *CloudFront) KVSClient() *cloudfrontkeyvaluestore.Client {
+	// The client puts the account id in front of the host
+	// (123456789012.127.0.0.1:PORT); dial the fake whatever the name.
+	addr := f.srv.Listener.Addr().String()
+	dial := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}}}
+	return cloudfrontkeyvaluestore.New(cloudfrontkeyvaluestore.Options{BaseEndpoint: aws.String(f.srv.URL), Region: "us-east-1",
+		Credentials: creds, RetryMaxAttempts: 1, HTTPClient: dial})
+}
+
+// Count is how many calls of the operation (CreateFunction,
+// UpdateDistribution...) the fake answered.
+func (f *CloudFront) Count(op string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.calls[op]
 }
 
-func (f *fakeCloudFront) nextETag(prefix string) string {
+// Code is a function's code in a stage (LIVE or DEVELOPMENT); "" when absent.
+func (f *CloudFront) Code(name, stage string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn := f.funcs[name]
+	if fn == nil {
+		return ""
+	}
+	st, _ := fn.stage(stage)
+	if st == nil {
+		return ""
+	}
+	return string(st.code)
+}
+
+// SetDevelopmentCode replaces a function's DEVELOPMENT code, as an earlier
+// run that stopped before publishing would leave it.
+func (f *CloudFront) SetDevelopmentCode(name, code string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.funcs[name].dev.code = []byte(code)
+}
+
+// FunctionKVS lists the KeyValueStores a function's DEVELOPMENT stage is
+// associated with.
+func (f *CloudFront) FunctionKVS(name string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fn := f.funcs[name]; fn != nil {
+		return append([]string(nil), fn.dev.kvsARNs...)
+	}
+	return nil
+}
+
+// Functions is how many functions exist.
+func (f *CloudFront) Functions() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.funcs)
+}
+
+// KVS is a copy of the KeyValueStore's entries.
+func (f *CloudFront) KVS() map[string]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.kvs)
+}
+
+// SetKey writes a KeyValueStore entry directly.
+func (f *CloudFront) SetKey(k, v string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.kvs[k] = v
+}
+
+// DistributionXML is the distribution config as last written.
+func (f *CloudFront) DistributionXML() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return string(f.distXML)
+}
+
+// SetDistributionXML replaces the distribution config.
+func (f *CloudFront) SetDistributionXML(doc string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.distXML, f.distETag = []byte(doc), f.nextETag("D")
+}
+
+// Policy is the stored config XML of a response headers policy.
+func (f *CloudFront) Policy(id string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if p := f.policies[id]; p != nil {
+		return p.inner
+	}
+	return ""
+}
+
+// Batches are the invalidations created, oldest first.
+func (f *CloudFront) Batches() []Batch {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.batches)
+}
+
+func (f *CloudFront) nextETag(prefix string) string {
 	f.etagN++
 	return fmt.Sprintf("%s%d", prefix, f.etagN)
 }
 
-func (f *fakeCloudFront) serve(w http.ResponseWriter, r *http.Request) {
+func (f *CloudFront) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	path := r.URL.EscapedPath()
 	body, _ := io.ReadAll(r.Body)
+	dist := "/2020-05-31/distribution/" + DistributionID
 	switch {
 	case strings.HasPrefix(path, "/key-value-stores/"):
 		f.serveKVS(w, r, path, body)
 	case strings.HasPrefix(path, "/2020-05-31/response-headers-policy"):
 		f.servePolicy(w, r, path, body)
-	case strings.HasPrefix(path, "/2020-05-31/distribution/"):
+	case path == dist+"/config":
 		f.serveDistribution(w, r, body)
+	case strings.HasPrefix(path, dist+"/invalidation"):
+		f.serveInvalidation(w, r, strings.TrimPrefix(path, dist+"/invalidation"), body)
+	case strings.HasPrefix(path, "/2020-05-31/distribution/"):
+		xmlError(w, 404, "NoSuchDistribution", "unknown "+r.Method+" "+path)
 	case strings.HasPrefix(path, "/2020-05-31/function"):
 		f.serveFunction(w, r, path, body)
 	default:
 		f.t.Errorf("fake CloudFront: unexpected %s %s", r.Method, path)
 		xmlError(w, 400, "InvalidArgument", "unexpected request")
 	}
+}
+
+func (f *CloudFront) serveInvalidation(w http.ResponseWriter, r *http.Request, rest string, body []byte) {
+	switch {
+	case r.Method == http.MethodPost && rest == "":
+		f.calls["CreateInvalidation"]++
+		var b Batch
+		if err := xml.Unmarshal(body, &b); err != nil || b.Quantity != len(b.Paths) {
+			xmlError(w, 400, "MalformedInput", fmt.Sprintf("bad batch: %v", err))
+			return
+		}
+		if f.Busy > 0 {
+			f.Busy--
+			xmlError(w, 400, "TooManyInvalidationsInProgress", "Processing your request will cause you to exceed the maximum number of in-progress wildcard invalidations.")
+			return
+		}
+		f.batches = append(f.batches, b)
+		id := fmt.Sprintf("I%d", len(f.batches))
+		f.polls[id] = f.Pending
+		w.Header().Set("Location", "https://cloudfront.amazonaws.com/2020-05-31/distribution/"+DistributionID+"/invalidation/"+id)
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprint(w, invalidationXML(id, "InProgress", b))
+	case r.Method == http.MethodGet && strings.HasPrefix(rest, "/"):
+		f.calls["GetInvalidation"]++
+		id := strings.TrimPrefix(rest, "/")
+		left, ok := f.polls[id]
+		if !ok {
+			xmlError(w, 404, "NoSuchInvalidation", "no such invalidation")
+			return
+		}
+		status := "Completed"
+		if left > 0 {
+			status, f.polls[id] = "InProgress", left-1
+		}
+		w.Header().Set("Content-Type", "text/xml")
+		fmt.Fprint(w, invalidationXML(id, status, Batch{}))
+	default:
+		xmlError(w, 400, "InvalidArgument", "unexpected "+r.Method+" invalidation"+rest)
+	}
+}
+
+func invalidationXML(id, status string, b Batch) string {
+	var items strings.Builder
+	for _, p := range b.Paths {
+		fmt.Fprintf(&items, "<Path>%s</Path>", p)
+	}
+	return fmt.Sprintf(`<?xml version="1.0"?><Invalidation xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/">`+
+		`<Id>%s</Id><Status>%s</Status><CreateTime>2026-01-01T00:00:00Z</CreateTime><InvalidationBatch>`+
+		`<Paths><Quantity>%d</Quantity><Items>%s</Items></Paths><CallerReference>%s</CallerReference>`+
+		`</InvalidationBatch></Invalidation>`, id, status, len(b.Paths), items.String(), b.CallerReference)
 }
 
 func xmlError(w http.ResponseWriter, status int, code, msg string) {
@@ -182,7 +381,7 @@ func stageOf(req xRequest) *fakeStage {
 	return st
 }
 
-func (f *fakeCloudFront) serveFunction(w http.ResponseWriter, r *http.Request, path string, body []byte) {
+func (f *CloudFront) serveFunction(w http.ResponseWriter, r *http.Request, path string, body []byte) {
 	rest := strings.TrimPrefix(strings.TrimPrefix(path, "/2020-05-31/function"), "/")
 	name, action, _ := strings.Cut(rest, "/")
 	name, _ = url.PathUnescape(name)
@@ -213,7 +412,7 @@ func (f *fakeCloudFront) serveFunction(w http.ResponseWriter, r *http.Request, p
 		f.calls["DescribeFunction"]++
 		st, etag := fn.stage(stage)
 		w.Header().Set("ETag", etag)
-		writeXML(w, 200, summary(name, fn, st, or(stage, "DEVELOPMENT")))
+		writeXML(w, 200, summary(name, fn, st, stageName(stage)))
 	case r.Method == "GET" && action == "":
 		f.calls["GetFunction"]++
 		st, etag := fn.stage(stage)
@@ -243,7 +442,7 @@ func opName(method, action string) string {
 }
 
 // mutateFunction handles the calls that need the DEVELOPMENT ETag.
-func (f *fakeCloudFront) mutateFunction(w http.ResponseWriter, r *http.Request, name, action string, fn *fakeFunc, req xRequest) {
+func (f *CloudFront) mutateFunction(w http.ResponseWriter, r *http.Request, name, action string, fn *fakeFunc, req xRequest) {
 	op := map[string]string{"PUT": "UpdateFunction", "POST test": "TestFunction", "POST publish": "PublishFunction"}[strings.TrimSpace(r.Method+" "+action)]
 	f.calls[op]++
 	if r.Header.Get("If-Match") != fn.devETag {
@@ -259,7 +458,7 @@ func (f *fakeCloudFront) mutateFunction(w http.ResponseWriter, r *http.Request, 
 		w.Header().Set("ETtag", fn.devETag)
 		writeXML(w, 200, summary(name, fn, fn.dev, "DEVELOPMENT"))
 	case "TestFunction":
-		if f.denyTests {
+		if f.DenyTests {
 			xmlError(w, 403, "AccessDenied", "not allowed")
 			return
 		}
@@ -273,7 +472,7 @@ func (f *fakeCloudFront) mutateFunction(w http.ResponseWriter, r *http.Request, 
 	}
 }
 
-func (f *fakeCloudFront) test(w http.ResponseWriter, name string, fn *fakeFunc, req xRequest) {
+func (f *CloudFront) test(w http.ResponseWriter, name string, fn *fakeFunc, req xRequest) {
 	type result struct {
 		XMLName xml.Name `xml:"TestResult"`
 		Summary xSummary `xml:"FunctionSummary"`
@@ -300,7 +499,7 @@ func (f *fakeCloudFront) test(w http.ResponseWriter, name string, fn *fakeFunc, 
 	writeXML(w, 200, res)
 }
 
-func (f *fakeCloudFront) serveDistribution(w http.ResponseWriter, r *http.Request, body []byte) {
+func (f *CloudFront) serveDistribution(w http.ResponseWriter, r *http.Request, body []byte) {
 	switch r.Method {
 	case "GET":
 		f.calls["GetDistributionConfig"]++
@@ -320,7 +519,7 @@ func (f *fakeCloudFront) serveDistribution(w http.ResponseWriter, r *http.Reques
 	}
 }
 
-func (f *fakeCloudFront) serveKVS(w http.ResponseWriter, r *http.Request, path string, body []byte) {
+func (f *CloudFront) serveKVS(w http.ResponseWriter, r *http.Request, path string, body []byte) {
 	rest, _ := url.PathUnescape(strings.TrimPrefix(path, "/key-value-stores/"))
 	arn, sub, _ := strings.Cut(rest, "/keys")
 	_ = sub
@@ -362,7 +561,7 @@ func (f *fakeCloudFront) serveKVS(w http.ResponseWriter, r *http.Request, path s
 }
 
 // servePolicy stores the config XML the SDK sends and echoes it back.
-func (f *fakeCloudFront) servePolicy(w http.ResponseWriter, r *http.Request, path string, body []byte) {
+func (f *CloudFront) servePolicy(w http.ResponseWriter, r *http.Request, path string, body []byte) {
 	id := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(path, "/2020-05-31/response-headers-policy"), "/"), "/config")
 	policyXML := func(id string, p *fakePolicy) string {
 		return fmt.Sprintf(`<ResponseHeadersPolicy><Id>%s</Id><LastModifiedTime>2026-11-23T00:00:00Z</LastModifiedTime><ResponseHeadersPolicyConfig>%s</ResponseHeadersPolicyConfig></ResponseHeadersPolicy>`, id, p.inner)
@@ -423,4 +622,11 @@ func sortedPolicyIDs(m map[string]*fakePolicy) []string {
 	}
 	sort.Strings(ids)
 	return ids
+}
+
+func stageName(s string) string {
+	if s == "" {
+		return "DEVELOPMENT"
+	}
+	return s
 }

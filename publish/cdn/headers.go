@@ -1,4 +1,4 @@
-package deploy
+package cdn
 
 import (
 	"context"
@@ -10,16 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
 )
-
-// HeadersPolicyAPI manages response headers policies.
-type HeadersPolicyAPI interface {
-	ListResponseHeadersPolicies(ctx context.Context, in *cloudfront.ListResponseHeadersPoliciesInput, optFns ...func(*cloudfront.Options)) (*cloudfront.ListResponseHeadersPoliciesOutput, error)
-	CreateResponseHeadersPolicy(ctx context.Context, in *cloudfront.CreateResponseHeadersPolicyInput, optFns ...func(*cloudfront.Options)) (*cloudfront.CreateResponseHeadersPolicyOutput, error)
-	GetResponseHeadersPolicyConfig(ctx context.Context, in *cloudfront.GetResponseHeadersPolicyConfigInput, optFns ...func(*cloudfront.Options)) (*cloudfront.GetResponseHeadersPolicyConfigOutput, error)
-	UpdateResponseHeadersPolicy(ctx context.Context, in *cloudfront.UpdateResponseHeadersPolicyInput, optFns ...func(*cloudfront.Options)) (*cloudfront.UpdateResponseHeadersPolicyOutput, error)
-}
-
-var _ HeadersPolicyAPI = (*cloudfront.Client)(nil)
 
 // ParseHeadersPolicy reads headers-policy.json, whose fields are those of
 // the API's ResponseHeadersPolicyConfig.

@@ -1,11 +1,4 @@
-// Package deploy puts the compiled CloudFront gate live: KeyValueStore
-// entries first (the new code may read them), then DescribeFunction →
-// CreateFunction or UpdateFunction (If-Match ETag) → TestFunction →
-// PublishFunction, and optionally the viewer-request association on the
-// distribution's cache behaviour. Code and configuration that are already
-// live are not updated or republished, and an association that is already
-// in place is not rewritten, so running it twice changes nothing.
-package deploy
+package cdn
 
 import (
 	"bytes"
@@ -18,52 +11,23 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
-	"github.com/aws/aws-sdk-go-v2/service/cloudfrontkeyvaluestore"
 	smithy "github.com/aws/smithy-go"
+
+	"github.com/studiobake/studiobake/build"
 )
 
-// FunctionsAPI is the part of the CloudFront API that manages functions.
-type FunctionsAPI interface {
-	DescribeFunction(ctx context.Context, in *cloudfront.DescribeFunctionInput, optFns ...func(*cloudfront.Options)) (*cloudfront.DescribeFunctionOutput, error)
-	GetFunction(ctx context.Context, in *cloudfront.GetFunctionInput, optFns ...func(*cloudfront.Options)) (*cloudfront.GetFunctionOutput, error)
-	CreateFunction(ctx context.Context, in *cloudfront.CreateFunctionInput, optFns ...func(*cloudfront.Options)) (*cloudfront.CreateFunctionOutput, error)
-	UpdateFunction(ctx context.Context, in *cloudfront.UpdateFunctionInput, optFns ...func(*cloudfront.Options)) (*cloudfront.UpdateFunctionOutput, error)
-	TestFunction(ctx context.Context, in *cloudfront.TestFunctionInput, optFns ...func(*cloudfront.Options)) (*cloudfront.TestFunctionOutput, error)
-	PublishFunction(ctx context.Context, in *cloudfront.PublishFunctionInput, optFns ...func(*cloudfront.Options)) (*cloudfront.PublishFunctionOutput, error)
-}
-
-// DistributionsAPI reads and writes a distribution's configuration.
-type DistributionsAPI interface {
-	GetDistributionConfig(ctx context.Context, in *cloudfront.GetDistributionConfigInput, optFns ...func(*cloudfront.Options)) (*cloudfront.GetDistributionConfigOutput, error)
-	UpdateDistribution(ctx context.Context, in *cloudfront.UpdateDistributionInput, optFns ...func(*cloudfront.Options)) (*cloudfront.UpdateDistributionOutput, error)
-}
-
-// KeyValueStoreAPI writes KeyValueStore entries.
-type KeyValueStoreAPI interface {
-	DescribeKeyValueStore(ctx context.Context, in *cloudfrontkeyvaluestore.DescribeKeyValueStoreInput, optFns ...func(*cloudfrontkeyvaluestore.Options)) (*cloudfrontkeyvaluestore.DescribeKeyValueStoreOutput, error)
-	ListKeys(ctx context.Context, in *cloudfrontkeyvaluestore.ListKeysInput, optFns ...func(*cloudfrontkeyvaluestore.Options)) (*cloudfrontkeyvaluestore.ListKeysOutput, error)
-	UpdateKeys(ctx context.Context, in *cloudfrontkeyvaluestore.UpdateKeysInput, optFns ...func(*cloudfrontkeyvaluestore.Options)) (*cloudfrontkeyvaluestore.UpdateKeysOutput, error)
-}
-
-var (
-	_ FunctionsAPI     = (*cloudfront.Client)(nil)
-	_ DistributionsAPI = (*cloudfront.Client)(nil)
-	_ KeyValueStoreAPI = (*cloudfrontkeyvaluestore.Client)(nil)
-)
-
-// Clients are the AWS APIs a deploy uses; KVS may be nil when the function
-// reads no KeyValueStore.
-type Clients struct {
-	Functions       FunctionsAPI
-	Distributions   DistributionsAPI
-	KVS             KeyValueStoreAPI
-	HeadersPolicies HeadersPolicyAPI
-}
+// A gate deploy puts the compiled CloudFront gate live: KeyValueStore
+// entries first (the new code may read them), then DescribeFunction →
+// CreateFunction or UpdateFunction (If-Match ETag) → TestFunction →
+// PublishFunction, and optionally the distribution's associations. Code and
+// configuration that are already live are not updated or republished, and
+// a distribution already in place is not rewritten, so running it twice
+// changes nothing.
 
 // Options describe one deploy.
 type Options struct {
 	Name    string // function name
-	Code    []byte // compiled function, as LoadCloudFront returns it
+	Code    []byte // compiled function, as templates.LoadCloudFront returns it
 	Comment string
 	// KVSARN is associated with the function and receives KVS entries.
 	KVSARN string
@@ -83,6 +47,20 @@ type Options struct {
 	// HeadersPolicy, when set, is created or updated (by name) and, with
 	// Associate, attached to the cache behaviour.
 	HeadersPolicy *types.ResponseHeadersPolicyConfig
+	// Bucket and Prefix are where publish writes the site (Prefix "agents/"
+	// or "" for the bucket root). With Associate, the gate also goes on
+	// every cache behaviour whose origin is the bucket (BucketOrigin names
+	// it when its domain name does not) and that can reach the prefix; a
+	// behaviour where another viewer-request function runs is refused
+	// unless ReplaceFunctions. Without Bucket and BucketOrigin only the
+	// main (and API) behaviour is covered.
+	Bucket, Prefix   string
+	BucketOrigin     string
+	ReplaceFunctions bool
+	// API is how the page reaches the Mastra API (the manifest's record).
+	// With Associate, a one-origin bake also gets the distribution's API
+	// origin and a cache behaviour that forwards API.Prefix to it.
+	API build.API
 	// DryRun reads everything and reports what would change, writing
 	// nothing (no key, function or distribution is touched).
 	DryRun bool
@@ -102,6 +80,9 @@ type Result struct {
 	// HeadersPolicyID is the policy attached with Associate.
 	HeadersPolicyID      string
 	HeadersPolicyChanged bool
+	// DistributionChanges are the changes made to the distribution (or
+	// that would be made, in a dry run), one line each.
+	DistributionChanges []string
 }
 
 // Summary is the one line a deploy ends with.
@@ -126,13 +107,32 @@ func (r *Result) Summary(name string) string {
 	return fmt.Sprintf("function %s: %s%s; keys: %d put, %d deleted", name, prefix, strings.Join(did, ", "), r.KeysPut, r.KeysDeleted)
 }
 
-// Run deploys o, reporting each step to out.
-func Run(ctx context.Context, c Clients, o Options, out io.Writer) (*Result, error) {
+// Check refuses a deploy that cannot succeed before anything is written:
+// options that do not fit together, an API upstream CloudFront cannot use
+// as an origin, and (with Associate) a distribution whose cache behaviours
+// cannot be set up safely, which it reads without changing.
+func Check(ctx context.Context, c Clients, o Options) error {
 	if o.Name == "" || len(o.Code) == 0 {
-		return nil, errors.New("deploy: need a function name and code")
+		return errors.New("deploy: need a function name and code")
 	}
-	if o.Associate && o.DistributionID == "" {
-		return nil, errors.New("--associate needs --distribution-id")
+	if !o.Associate {
+		return nil
+	}
+	if o.DistributionID == "" {
+		return errors.New("--associate needs --distribution-id")
+	}
+	got, err := c.CloudFront.GetDistributionConfig(ctx, &cloudfront.GetDistributionConfigInput{Id: &o.DistributionID})
+	if err != nil {
+		return fmt.Errorf("get distribution %s: %w", o.DistributionID, err)
+	}
+	_, err = planDistribution(got.DistributionConfig, o, "", "")
+	return err
+}
+
+// Run deploys o, reporting each step to out. It runs Check first.
+func Run(ctx context.Context, c Clients, o Options, out io.Writer) (*Result, error) {
+	if err := Check(ctx, c, o); err != nil {
+		return nil, err
 	}
 	r := &Result{DryRun: o.DryRun}
 	if o.KVSARN != "" {
@@ -140,7 +140,7 @@ func Run(ctx context.Context, c Clients, o Options, out io.Writer) (*Result, err
 			return r, err
 		}
 	}
-	etag, live, err := ensureFunction(ctx, c.Functions, o, r, out)
+	etag, live, err := ensureFunction(ctx, c.CloudFront, o, r, out)
 	if err != nil {
 		return r, err
 	}
@@ -149,10 +149,10 @@ func Run(ctx context.Context, c Clients, o Options, out io.Writer) (*Result, err
 		r.Tested, r.Published = true, true
 		fmt.Fprintf(out, "function %s: would be tested and published\n", o.Name)
 	case !live:
-		if err := testFunction(ctx, c.Functions, o, etag, r, out); err != nil {
+		if err := testFunction(ctx, c.CloudFront, o, etag, r, out); err != nil {
 			return r, err
 		}
-		pub, err := c.Functions.PublishFunction(ctx, &cloudfront.PublishFunctionInput{Name: &o.Name, IfMatch: &etag})
+		pub, err := c.CloudFront.PublishFunction(ctx, &cloudfront.PublishFunctionInput{Name: &o.Name, IfMatch: &etag})
 		if err != nil {
 			return r, fmt.Errorf("publish function %s: %w", o.Name, err)
 		}
@@ -163,14 +163,17 @@ func Run(ctx context.Context, c Clients, o Options, out io.Writer) (*Result, err
 		fmt.Fprintf(out, "function %s: live code is current, not republished\n", o.Name)
 	}
 	if o.HeadersPolicy != nil {
-		if r.HeadersPolicyID, err = ensureHeadersPolicy(ctx, c.HeadersPolicies, o, r, out); err != nil {
+		if r.HeadersPolicyID, err = ensureHeadersPolicy(ctx, c.CloudFront, o, r, out); err != nil {
 			return r, err
 		}
 	}
 	if o.Associate {
-		if err := associate(ctx, c.Distributions, o, r, out); err != nil {
+		if err := associate(ctx, c.CloudFront, o, r, out); err != nil {
 			return r, err
 		}
+	} else if o.API.OneOrigin() {
+		fmt.Fprintf(out, "note: this bake's page calls %s on its own origin: --associate adds the distribution's origin and cache behaviour that forward it to %s\n",
+			o.API.Prefix, o.API.Upstream)
 	}
 	return r, nil
 }

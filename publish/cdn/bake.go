@@ -1,0 +1,73 @@
+package cdn
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/studiobake/studiobake/build"
+	"github.com/studiobake/studiobake/templates"
+)
+
+// GateOptions are the choices of a gate deploy that are not in the bake.
+type GateOptions struct {
+	// Name is the CloudFront Function's name.
+	Name string
+	// Associate attaches the function (and HeadersPolicy) to the
+	// distribution's cache behaviour; CacheBehavior names it by path
+	// pattern or "default" ("" picks the one serving the base path).
+	Associate     bool
+	CacheBehavior string
+	// HeadersPolicy also deploys the bake's response headers policy.
+	HeadersPolicy bool
+	// BucketOrigin and ReplaceFunctions: see Options.
+	BucketOrigin     string
+	ReplaceFunctions bool
+	// Secrets says where the KeyValueStore entries the gate reads are kept
+	// (they are never in the bake); read only when the gate needs them.
+	Secrets templates.SecretInput
+}
+
+// ErrNoGate says a bake was built without --edge cloudfront.
+var ErrNoGate = errors.New("the bake has no CloudFront gate")
+
+// FromBake reads the gate of the bake in dir (build --edge cloudfront) into
+// deploy options. It checks the code again, so a hand-edited function.js
+// that CloudFront would reject is never deployed.
+func FromBake(dir string, m *build.Manifest, g GateOptions) (Options, error) {
+	code, ok, err := templates.LoadCloudFront(dir)
+	if err != nil {
+		return Options{}, err
+	}
+	if !ok {
+		return Options{}, fmt.Errorf("--function-name: %w in %s; build it with --edge cloudfront", ErrNoGate, dir)
+	}
+	if err := templates.CheckCloudFront(code); err != nil {
+		return Options{}, fmt.Errorf("%s/edge/cloudfront/%s: %w", dir, templates.FunctionFile, err)
+	}
+	info, err := templates.ReadFunctionInfo(dir)
+	if err != nil {
+		return Options{}, err
+	}
+	var kvs map[string]string
+	if info.KVSARN != "" {
+		if kvs, err = templates.GateKVS(info, g.Secrets); err != nil {
+			return Options{}, fmt.Errorf("--function-name: %w", err)
+		}
+	}
+	o := Options{Name: g.Name, Code: []byte(code), Comment: "Mastra Studio gate (studiobake), base " + or(m.BasePath, "/"),
+		KVSARN: info.KVSARN, KVS: kvs, ManagedKey: templates.GateOwnsKey, BasePath: m.BasePath,
+		Associate: g.Associate, CacheBehavior: g.CacheBehavior, API: m.API,
+		BucketOrigin: g.BucketOrigin, ReplaceFunctions: g.ReplaceFunctions}
+	if g.HeadersPolicy {
+		doc, err := os.ReadFile(filepath.Join(dir, build.EdgeDir, string(templates.CloudFront), templates.HeadersPolicyFile))
+		if err != nil {
+			return Options{}, err
+		}
+		if o.HeadersPolicy, err = ParseHeadersPolicy(doc); err != nil {
+			return Options{}, err
+		}
+	}
+	return o, nil
+}

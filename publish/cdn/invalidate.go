@@ -1,0 +1,112 @@
+package cdn
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
+)
+
+// Invalidation retry: CloudFront allows 3,000 paths or 15 wildcards in
+// progress per distribution, and answers TooManyInvalidationsInProgress
+// beyond; the SDK does not retry that, so the invalidator waits and tries
+// again.
+const (
+	invalidationAttempts = 8
+	maxRetryBackoff      = 2 * time.Minute
+)
+
+// Invalidator invalidates paths of one distribution.
+type Invalidator struct {
+	API          InvalidationsAPI
+	Distribution string
+	// Backoff is the first wait after TooManyInvalidationsInProgress;
+	// Poll the interval between status checks.
+	Backoff, Poll time.Duration
+	// Note reports a retry; Verbose reports progress. Either may be nil.
+	Note, Verbose func(format string, args ...any)
+	// Requests, when set, counts the requests made.
+	Requests *int64
+}
+
+// Invalidate creates one invalidation for paths and returns its id. The
+// caller reference names the release and is random, so that two runs never
+// collide while the SDK's own retries of one request stay idempotent.
+func (c *Invalidator) Invalidate(ctx context.Context, release string, paths []string) (string, error) {
+	var r [6]byte
+	_, _ = rand.Read(r[:])
+	in := &cloudfront.CreateInvalidationInput{
+		DistributionId: aws.String(c.Distribution),
+		InvalidationBatch: &types.InvalidationBatch{
+			CallerReference: aws.String("studiobake-" + release + "-" + hex.EncodeToString(r[:])),
+			Paths:           &types.Paths{Quantity: aws.Int32(int32(len(paths))), Items: paths},
+		},
+	}
+	wait := c.Backoff
+	for attempt := 1; ; attempt++ {
+		c.count()
+		out, err := c.API.CreateInvalidation(ctx, in)
+		if err == nil {
+			return aws.ToString(out.Invalidation.Id), nil
+		}
+		var busy *types.TooManyInvalidationsInProgress
+		if !errors.As(err, &busy) || attempt == invalidationAttempts {
+			return "", fmt.Errorf("invalidate %v on distribution %s: %w", paths, c.Distribution, err)
+		}
+		logf(c.Note, "CloudFront has too many invalidations in progress; retrying in %s", wait)
+		if err := sleep(ctx, wait); err != nil {
+			return "", fmt.Errorf("invalidate on distribution %s: %w", c.Distribution, err)
+		}
+		wait = min(wait*2, maxRetryBackoff)
+	}
+}
+
+// Wait polls until the invalidation is completed (CloudFront takes seconds
+// to minutes) or ctx ends.
+func (c *Invalidator) Wait(ctx context.Context, id string) error {
+	for {
+		c.count()
+		out, err := c.API.GetInvalidation(ctx, &cloudfront.GetInvalidationInput{
+			DistributionId: aws.String(c.Distribution), Id: aws.String(id)})
+		if err != nil {
+			return fmt.Errorf("invalidation %s on distribution %s: %w", id, c.Distribution, err)
+		}
+		status := aws.ToString(out.Invalidation.Status)
+		if status == "Completed" {
+			return nil
+		}
+		logf(c.Verbose, "invalidation %s: %s", id, status)
+		if err := sleep(ctx, c.Poll); err != nil {
+			return fmt.Errorf("wait for invalidation %s: %w", id, err)
+		}
+	}
+}
+
+func (c *Invalidator) count() {
+	if c.Requests != nil {
+		*c.Requests++
+	}
+}
+
+func logf(f func(string, ...any), format string, args ...any) {
+	if f != nil {
+		f(format, args...)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
