@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httputil"
@@ -71,6 +72,9 @@ func (h *Handler) ForwardAPI(target *url.URL) error {
 		// Agent answers are server-sent events: pass each write on at once.
 		FlushInterval: -1,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if errors.Is(err, context.Canceled) {
+				return // the browser went away, or serve is stopping: nobody to answer
+			}
 			h.logf("serve: %s %s: the Mastra server at %s did not answer: %v\n", r.Method, r.URL.RequestURI(), target, err)
 			http.Error(w, fmt.Sprintf("502: the Mastra server at %s (--api) did not answer: %v", target, err), http.StatusBadGateway)
 		},
