@@ -57,6 +57,11 @@ func flagTimeout() cli.Flag {
 		Usage: "give up one HTTP attempt after `DURATION` (the SDK retries)"}
 }
 
+func flagStack() cli.Flag {
+	return &cli.StringFlag{Name: "stack", EnvVars: []string{"STUDIOBAKE_STACK"},
+		Usage: "publish to the CloudFormation stack `NAME` made from edge/cloudfront/stack.yaml: bucket, prefix and distribution come from its outputs"}
+}
+
 func flagDistribution() cli.Flag {
 	return &cli.StringFlag{Name: "distribution-id", EnvVars: []string{"STUDIOBAKE_DISTRIBUTION_ID"},
 		Usage: "CloudFront distribution `ID` to invalidate"}
@@ -123,7 +128,7 @@ func applyFlags() []cli.Flag {
 // publishFlags are publish's own flags and build's (publish bakes first);
 // a name both declare (--json) is declared once.
 func publishFlags() []cli.Flag {
-	own := append(append(awsFlags(), applyFlags()...), flagDir(), flagAllowForeign(), flagCommit())
+	own := append(append(awsFlags(), applyFlags()...), flagDir(), flagAllowForeign(), flagCommit(), flagStack())
 	own = append(own, functionFlags()...)
 	return mergeFlags(own, buildFlags())
 }
@@ -178,6 +183,10 @@ func runPublish(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// The stack is read before anything is baked or uploaded.
+	if err := publish.ResolveStack(c.Context, &o); err != nil {
+		return err
+	}
 	if o.Dir == "" {
 		if o.Dir, err = bakeFromContext(c); err != nil {
 			return err
@@ -201,7 +210,7 @@ func checkDirFlags(c *cli.Context) error {
 		return nil
 	}
 	own := map[string]bool{}
-	for _, f := range append(append(awsFlags(), applyFlags()...), flagDir(), flagAllowForeign(), flagCommit()) {
+	for _, f := range append(append(awsFlags(), applyFlags()...), flagDir(), flagAllowForeign(), flagCommit(), flagStack()) {
 		own[f.Names()[0]] = true
 	}
 	for _, f := range functionFlags() {
@@ -235,7 +244,7 @@ func reportJSON(c *cli.Context, o publish.Options, rep *publish.Report, err erro
 func publishOptions(c *cli.Context) (publish.Options, error) {
 	var err error
 	o := publish.Options{
-		Bucket: c.String("bucket"), Prefix: c.String("prefix"), Dir: c.String("dir"),
+		Stack: c.String("stack"), Bucket: c.String("bucket"), Prefix: c.String("prefix"), Dir: c.String("dir"),
 		AWS: publish.AWSOptions{Profile: c.String("profile"), Region: c.String("region"),
 			EndpointURL: c.String("endpoint-url"), PathStyle: c.Bool("path-style"),
 			RequestTimeout: c.Duration("request-timeout")},
@@ -264,6 +273,10 @@ func publishOptions(c *cli.Context) (publish.Options, error) {
 	}
 	if o.Gate, err = gateOptions(c); err != nil {
 		return o, err
+	}
+	if o.Stack != "" && o.Gate == nil {
+		// The stack owns the function; publish writes its secrets.
+		o.Gate = &cdn.GateOptions{KeysOnly: true, Secrets: secretInput(c)}
 	}
 	if err := o.Validate(); err != nil {
 		return o, err

@@ -303,7 +303,7 @@ func (r *runner) deleteKeys(ctx context.Context, keys []string) error {
 // deployGate deploys the bake's CloudFront gate (Options.Gate), or with
 // DryRun reports what that would change.
 func (r *runner) deployGate(ctx context.Context, st *state) error {
-	if r.gate == nil {
+	if r.gate == nil || (r.gate.KeysOnly && r.gate.KVSARN == "") {
 		return nil
 	}
 	res, err := cdn.Run(ctx, r.cdn, *r.gate, r.o.Stderr)

@@ -27,6 +27,7 @@ type fakeStore struct {
 	calls   int
 	ops     []string // "put key", "delete key", ... in order, as they took effect
 	log     []string // "put key", "list prefix", ... every request, in order
+	bucket  string   // the bucket of the last upload
 	failAt  int      // fail call number failAt (1-based); 0: never
 	// failAfter makes the failing call take effect first (a lost response).
 	failAfter bool
@@ -169,6 +170,9 @@ func (f *fakeStore) PutObject(ctx context.Context, in *s3.PutObjectInput, _ ...f
 	if err != nil || fb {
 		return nil, errors.Join(err, errInjected)
 	}
+	f.mu.Lock()
+	f.bucket = aws.ToString(in.Bucket)
+	f.mu.Unlock()
 	data, err := io.ReadAll(in.Body)
 	if err != nil {
 		return nil, err

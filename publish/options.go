@@ -53,6 +53,10 @@ type AWSOptions struct {
 
 // Options configure Run, Rollback and Releases.
 type Options struct {
+	// Stack names a CloudFormation stack made from edge/cloudfront/
+	// stack.yaml: ResolveStack reads Bucket, Prefix and DistributionID from
+	// its outputs, so none of them may be given with it.
+	Stack  string
 	Bucket string
 	// Prefix is the key prefix of the site: "" derives it from the bake's
 	// base path ("/agents" gives "agents/"), "/" is the bucket root.
@@ -97,6 +101,9 @@ type Options struct {
 	// are served through the new function (nil: no gate deploy).
 	Gate *cdn.GateOptions
 
+	// fromStack: Bucket, Prefix and DistributionID came from Stack.
+	fromStack bool
+
 	// Test knobs: the clock, the first TooManyInvalidations backoff and the
 	// invalidation poll interval.
 	clients      *testClients
@@ -109,6 +116,12 @@ type Options struct {
 
 // Validate normalises o and rejects bad settings, naming the setting.
 func (o *Options) Validate() error {
+	if o.Stack != "" && !o.fromStack {
+		if err := o.checkStack(); err != nil {
+			return err
+		}
+		return o.defaults() // the rest is checked once the stack is read
+	}
 	b := strings.TrimSpace(o.Bucket)
 	if rest, ok := strings.CutPrefix(b, "s3://"); ok {
 		// s3://bucket/prefix is how people write S3 locations: accept it.
@@ -172,7 +185,7 @@ func (o *Options) defaults() error {
 	if e := o.AWS.EndpointURL; e != "" && !strings.HasPrefix(e, "http://") && !strings.HasPrefix(e, "https://") {
 		return fmt.Errorf("invalid --endpoint-url %q: want http:// or https://", e)
 	}
-	if o.Wait && o.DistributionID == "" {
+	if o.Wait && o.DistributionID == "" && o.Stack == "" {
 		return fmt.Errorf("--wait needs --distribution-id")
 	}
 	if o.LockTimeout == 0 {

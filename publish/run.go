@@ -35,8 +35,9 @@ type runner struct {
 
 // testClients lets tests put fakes behind the narrow interfaces.
 type testClients struct {
-	store objectStore
-	cdn   cdn.Clients
+	store  objectStore
+	cdn    cdn.Clients
+	stacks cdn.StacksAPI
 }
 
 // connect loads AWS configuration and builds the clients; every failure
@@ -78,6 +79,9 @@ func connect(ctx context.Context, o *Options, prefix, op string) (*runner, error
 // Run publishes the bake in o.Dir and returns what it planned and did.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ResolveStack(ctx, &o); err != nil {
 		return nil, err
 	}
 	if o.Dir == "" {
