@@ -17,7 +17,7 @@ func edgeFlags() []cli.Flag {
 	cat := "Edge:"
 	return []cli.Flag{
 		&cli.StringSliceFlag{Name: "edge", Category: cat, EnvVars: []string{"STUDIOBAKE_EDGE"},
-			Usage: "write edge configuration for `HOST` into OUT/edge/HOST: cloudfront, netlify, cloudflare, nginx (repeatable)"},
+			Usage: "write edge configuration for `HOST` into OUT/edge/HOST: cloudfront, netlify, cloudflare, nginx (repeatable); netlify and cloudflare also write OUT/HOST, the folder to deploy as it is"},
 		&cli.StringSliceFlag{Name: "auth", Category: cat, EnvVars: []string{"STUDIOBAKE_AUTH"},
 			Usage: "gate Studio in the CloudFront Function with `MODE`: basic, cookie, ip (repeatable; every mode given must pass)"},
 		flagAuthUsers(cat),
@@ -37,6 +37,10 @@ func edgeFlags() []cli.Flag {
 			Usage: "ip auth: allow viewers from `CIDR`, IPv4 or IPv6 (repeatable)"},
 		&cli.StringFlag{Name: "kvs-arn", Category: cat, EnvVars: []string{"STUDIOBAKE_KVS_ARN"},
 			Usage: "CloudFront KeyValueStore `ARN` for the cookie secret and --users-in-kvs"},
+		&cli.StringFlag{Name: "stack-domain", Category: cat, EnvVars: []string{"STUDIOBAKE_STACK_DOMAIN"},
+			Usage: "default of the CloudFormation stack's DomainName parameter: Studio's alternate domain `NAME` (with --stack-certificate-arn)"},
+		&cli.StringFlag{Name: "stack-certificate-arn", Category: cat, EnvVars: []string{"STUDIOBAKE_STACK_CERTIFICATE_ARN"},
+			Usage: "default of the stack's CertificateArn parameter: the ACM certificate `ARN` (us-east-1) for --stack-domain"},
 	}
 }
 
@@ -62,11 +66,31 @@ func flagCookieSecretFile(cat string) cli.Flag {
 // nil when no --edge was given.
 func edgeFinisher(c *cli.Context) (func(dir string, m *build.Manifest) error, error) {
 	opts, err := edgeOptions(c)
-	if err != nil || opts == nil {
+	if err != nil {
 		return nil, err
 	}
+	stack := cdn.StackOptions{Domain: c.String("stack-domain"), CertificateARN: c.String("stack-certificate-arn")}
+	if stack.Domain != "" || stack.CertificateARN != "" {
+		if opts == nil || !slices.Contains(opts.Hosts, templates.CloudFront) {
+			return nil, usagef("--stack-domain and --stack-certificate-arn set the CloudFormation stack's parameters: add --edge cloudfront")
+		}
+		if err := stack.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	if opts == nil {
+		return nil, nil
+	}
 	return func(dir string, m *build.Manifest) error {
-		return templates.WriteEdge(dir, m, *opts)
+		if err := templates.WriteEdge(dir, m, *opts); err != nil {
+			return err
+		}
+		if !slices.Contains(opts.Hosts, templates.CloudFront) {
+			return nil
+		}
+		// The stack is made from the gate just written: its code and
+		// headers policy, as they will be deployed.
+		return cdn.WriteStack(dir, m, stack.Domain, stack.CertificateARN)
 	}, nil
 }
 

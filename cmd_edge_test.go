@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/studiobake/studiobake/build"
+	"github.com/studiobake/studiobake/publish/cdn"
 	"github.com/studiobake/studiobake/templates"
 	"github.com/urfave/cli/v2"
 )
@@ -246,5 +247,41 @@ func TestEdgeExitCodes(t *testing.T) {
 		if code := run(context.Background(), args, &out, &errb); code != c.code {
 			t.Errorf("%v: exit %d (%s), want %d", c.args, code, errb.String(), c.code)
 		}
+	}
+}
+
+// TestBuildEdgeOutputs: build --edge writes the CloudFormation stack beside
+// the gate and the ready folders beside site/, each with the site in it.
+func TestBuildEdgeOutputs(t *testing.T) {
+	work := t.TempDir()
+	t.Chdir(work)
+	code, _, stderr := runCLI(t, "build", "--studio", testTree(t), "--base-path", "/agents", "-q",
+		"--edge", "cloudfront,netlify,cloudflare", "--stack-domain", "studio.example.com",
+		"--stack-certificate-arn", "arn:aws:acm:us-east-1:123456789012:certificate/abc")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	stack, err := os.ReadFile(filepath.Join("dist", "edge", "cloudfront", cdn.StackFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"AWS::CloudFront::Distribution", "Default: studio.example.com", "Prefix:", "Value: agents/"} {
+		if !strings.Contains(string(stack), want) {
+			t.Errorf("stack.yaml lacks %q", want)
+		}
+	}
+	for _, h := range []string{"netlify", "cloudflare"} {
+		for _, f := range []string{"_headers", "_redirects", "404.html", "agents/index.html"} {
+			if _, err := os.Stat(filepath.Join("dist", h, f)); err != nil {
+				t.Errorf("dist/%s: %v", h, err)
+			}
+		}
+	}
+	// A second build replaces the first, ready folders included.
+	if code, _, stderr := runCLI(t, "build", "--studio", testTree(t), "--base-path", "/agents", "-q", "--edge", "netlify"); code != 0 {
+		t.Fatalf("rebuild: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join("dist", "cloudflare")); !os.IsNotExist(err) {
+		t.Errorf("dist/cloudflare survived a build without --edge cloudflare: %v", err)
 	}
 }

@@ -57,6 +57,11 @@ func flagTimeout() cli.Flag {
 		Usage: "give up one HTTP attempt after `DURATION` (the SDK retries)"}
 }
 
+func flagStack() cli.Flag {
+	return &cli.StringFlag{Name: "stack", EnvVars: []string{"STUDIOBAKE_STACK"},
+		Usage: "publish to the CloudFormation stack `NAME` made from edge/cloudfront/stack.yaml: bucket, prefix and distribution come from its outputs"}
+}
+
 func flagDistribution() cli.Flag {
 	return &cli.StringFlag{Name: "distribution-id", EnvVars: []string{"STUDIOBAKE_DISTRIBUTION_ID"},
 		Usage: "CloudFront distribution `ID` to invalidate"}
@@ -98,6 +103,11 @@ func flagJSON() cli.Flag {
 	return &cli.BoolFlag{Name: "json", Usage: "print the result as JSON"}
 }
 
+func flagLockTimeout() cli.Flag {
+	return &cli.DurationFlag{Name: "lock-timeout", Value: publish.DefaultLockTimeout, EnvVars: []string{"STUDIOBAKE_LOCK_TIMEOUT"},
+		Usage: "wait up to `DURATION` while another publish or rollback changes the same prefix (0: stop at once)"}
+}
+
 func flagTo() cli.Flag {
 	return &cli.StringFlag{Name: "to", Usage: "roll back to release `ID` (default: the one before the live release)"}
 }
@@ -111,13 +121,14 @@ func awsFlags() []cli.Flag {
 }
 
 func applyFlags() []cli.Flag {
-	return []cli.Flag{flagDistribution(), flagWait(), flagDry(), flagKeep(), flagMaxDeletes(), flagConcurrency(), flagVerbose(), flagJSON()}
+	return []cli.Flag{flagDistribution(), flagWait(), flagDry(), flagKeep(), flagMaxDeletes(), flagConcurrency(),
+		flagLockTimeout(), flagVerbose(), flagJSON()}
 }
 
 // publishFlags are publish's own flags and build's (publish bakes first);
 // a name both declare (--json) is declared once.
 func publishFlags() []cli.Flag {
-	own := append(append(awsFlags(), applyFlags()...), flagDir(), flagAllowForeign(), flagCommit())
+	own := append(append(awsFlags(), applyFlags()...), flagDir(), flagAllowForeign(), flagCommit(), flagStack())
 	own = append(own, functionFlags()...)
 	return mergeFlags(own, buildFlags())
 }
@@ -153,7 +164,9 @@ func publishCommand() *cli.Command {
 			"under <prefix>_studiobake/; files of the last --keep-releases releases stay for open tabs and\n" +
 			"rollback, older ones studiobake uploaded are deleted. Objects it did not upload are never\n" +
 			"deleted. Credentials come from the AWS SDK's default chain (environment, profiles, SSO, web\n" +
-			"identity, instance roles). Running the same publish again completes an interrupted one.",
+			"identity, instance roles). Running the same publish again completes an interrupted one.\n" +
+			"Publishes and rollbacks of one prefix take turns: a run that would change something claims the\n" +
+			"prefix first and waits (--lock-timeout) while another run holds it.",
 		Flags:  publishFlags(),
 		Action: runPublish,
 	}
@@ -168,6 +181,10 @@ func runPublish(c *cli.Context) error {
 	}
 	o, err := publishOptions(c)
 	if err != nil {
+		return err
+	}
+	// The stack is read before anything is baked or uploaded.
+	if err := publish.ResolveStack(c.Context, &o); err != nil {
 		return err
 	}
 	if o.Dir == "" {
@@ -193,7 +210,7 @@ func checkDirFlags(c *cli.Context) error {
 		return nil
 	}
 	own := map[string]bool{}
-	for _, f := range append(append(awsFlags(), applyFlags()...), flagDir(), flagAllowForeign(), flagCommit()) {
+	for _, f := range append(append(awsFlags(), applyFlags()...), flagDir(), flagAllowForeign(), flagCommit(), flagStack()) {
 		own[f.Names()[0]] = true
 	}
 	for _, f := range functionFlags() {
@@ -227,13 +244,13 @@ func reportJSON(c *cli.Context, o publish.Options, rep *publish.Report, err erro
 func publishOptions(c *cli.Context) (publish.Options, error) {
 	var err error
 	o := publish.Options{
-		Bucket: c.String("bucket"), Prefix: c.String("prefix"), Dir: c.String("dir"),
+		Stack: c.String("stack"), Bucket: c.String("bucket"), Prefix: c.String("prefix"), Dir: c.String("dir"),
 		AWS: publish.AWSOptions{Profile: c.String("profile"), Region: c.String("region"),
 			EndpointURL: c.String("endpoint-url"), PathStyle: c.Bool("path-style"),
 			RequestTimeout: c.Duration("request-timeout")},
 		DistributionID: c.String("distribution-id"), Wait: c.Bool("wait"), DryRun: c.Bool("dry-run"),
 		Force: c.Bool("allow-foreign"), KeepReleases: c.Int("keep-releases"), MaxDeletes: c.Int("max-deletes"),
-		Concurrency: c.Int("concurrency"), To: c.String("to"),
+		Concurrency: c.Int("concurrency"), LockTimeout: c.Duration("lock-timeout"), To: c.String("to"),
 		Verbose: c.Bool("verbose"), JSON: c.Bool("json"),
 		Version: version, Commit: c.String("commit"),
 		Stdout: c.App.Writer, Stderr: c.App.ErrWriter,
@@ -247,12 +264,19 @@ func publishOptions(c *cli.Context) (publish.Options, error) {
 	if o.MaxDeletes == 0 {
 		o.MaxDeletes = -1 // the flag's 0 means none; the options' 0 means the default
 	}
+	if c.IsSet("lock-timeout") && o.LockTimeout <= 0 {
+		o.LockTimeout = -1 // the flag's 0 stops at once; the options' 0 means the default
+	}
 	o.Progress = onTerminal(o.Stdout) && !o.JSON
 	if c.Bool("quiet") && !o.JSON { // build's --quiet, when publish bakes
 		o.Stdout = io.Discard
 	}
 	if o.Gate, err = gateOptions(c); err != nil {
 		return o, err
+	}
+	if o.Stack != "" && o.Gate == nil {
+		// The stack owns the function; publish writes its secrets.
+		o.Gate = &cdn.GateOptions{KeysOnly: true, Secrets: secretInput(c)}
 	}
 	if err := o.Validate(); err != nil {
 		return o, err
@@ -296,7 +320,8 @@ func rollbackCommand() *cli.Command {
 		UsageText: "studiobake rollback --bucket BUCKET [--to ID] [--distribution-id ID [--wait]]",
 		Description: "Writes an earlier release's index.html and other unhashed files back (its hashed assets are\n" +
 			"still there while it is among the kept releases) and records the rollback as a new release.\n" +
-			"Without --to it goes to the release before the live one.",
+			"Without --to it goes to the release that was live before the live one; a rollback that stopped\n" +
+			"is finished by running the same command again.",
 		Flags: append(append(awsFlags(), applyFlags()...), flagTo(),
 			&cli.StringFlag{Name: "dir", EnvVars: []string{"STUDIOBAKE_DIR"}, Value: "dist",
 				Usage: "derive the prefix from the bake in `DIR` when --prefix is not given"}),

@@ -2,12 +2,15 @@ package main
 
 import (
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/studiobake/studiobake/publish"
+	"github.com/studiobake/studiobake/publish/cdn/cdntest"
 )
 
 // parsePublish runs publish's flag parsing and publishOptions on args, and
@@ -96,5 +99,45 @@ func TestPublishInvalidValues(t *testing.T) {
 		if code != 1 || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 {
 			t.Errorf("%s: exit %d, stderr %q; want exit 1 and %q", c.desc, code, stderr, c.want)
 		}
+	}
+}
+
+// TestPublishStackCLI: publish --stack reads the stack through the SDK's
+// CloudFormation client (its endpoint from AWS_ENDPOINT_URL_CLOUDFORMATION)
+// before baking; a stack publish cannot use, or --stack beside what it
+// says, fails with exit 1 and nothing baked or uploaded.
+func TestPublishStackCLI(t *testing.T) {
+	stacks := cdntest.NewStacks(t)
+	stacks.Put("other", cdntest.Stack{Outputs: map[string]string{"WebsiteURL": "https://example.com"}})
+	t.Setenv("AWS_ENDPOINT_URL_CLOUDFORMATION", stacks.URL)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	for _, c := range []struct {
+		desc string
+		args []string
+		want string
+	}{
+		{"outputs lack what publish needs", []string{"--stack", "other"}, `--stack "other" has no output BucketName, Prefix, DistributionId`},
+		{"no such stack", []string{"--stack", "gone"}, `--stack "gone": no such stack`},
+		{"with --bucket", []string{"--stack", "other", "--bucket", "b"}, `--stack "other" and --bucket "b" both say where to publish`},
+	} {
+		t.Run(c.desc, func(t *testing.T) {
+			work := t.TempDir()
+			t.Chdir(work)
+			before := stacks.Calls()
+			code, _, stderr := runCLI(t, append([]string{"publish", "--studio", testTree(t)}, c.args...)...)
+			if code != 1 || !strings.Contains(stderr, c.want) {
+				t.Errorf("exit %d, stderr %q; want exit 1 and %q", code, stderr, c.want)
+			}
+			if _, err := os.Stat(filepath.Join(work, "dist")); !os.IsNotExist(err) {
+				t.Errorf("a refused publish baked dist/")
+			}
+			if strings.Contains(c.desc, "--bucket") && stacks.Calls() != before {
+				t.Errorf("the conflict was found after asking CloudFormation")
+			}
+		})
 	}
 }

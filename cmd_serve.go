@@ -86,6 +86,7 @@ func checkCommand() *cli.Command {
 			&cli.StringFlag{Name: "api", EnvVars: []string{"STUDIOBAKE_CHECK_API"},
 				Usage: "Mastra API endpoint, e.g. https://api.example.com/api (default: the one baked into the page)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the items that fail, and the summary"},
 			&cli.DurationFlag{Name: "timeout", Value: check.DefaultTimeout, EnvVars: []string{"STUDIOBAKE_CHECK_TIMEOUT"},
 				Usage: "time limit for each request"},
 		},
@@ -97,6 +98,7 @@ func checkCommand() *cli.Command {
 type checkArgs struct {
 	url, api string
 	json     bool
+	quiet    bool
 	timeout  time.Duration
 }
 
@@ -104,7 +106,7 @@ type checkArgs struct {
 // the first argument, but "studiobake check URL --api X" is how people type
 // it. A flag after the URL beats the same flag before it.
 func parseCheckArgs(c *cli.Context) (checkArgs, error) {
-	a := checkArgs{api: c.String("api"), json: c.Bool("json"), timeout: c.Duration("timeout")}
+	a := checkArgs{api: c.String("api"), json: c.Bool("json"), quiet: c.Bool("quiet"), timeout: c.Duration("timeout")}
 	args := c.Args().Slice()
 	if len(args) == 0 {
 		return a, usagef("check: want the Studio URL (studiobake check https://cdn.example.com/agents/)")
@@ -114,6 +116,8 @@ func parseCheckArgs(c *cli.Context) (checkArgs, error) {
 	set.SetOutput(io.Discard)
 	api := set.String("api", a.api, "")
 	js := set.Bool("json", a.json, "")
+	quiet := set.Bool("quiet", a.quiet, "")
+	set.BoolVar(quiet, "q", a.quiet, "")
 	timeout := set.Duration("timeout", a.timeout, "")
 	if err := set.Parse(args[1:]); err != nil {
 		return a, usagef("check: %v", err)
@@ -121,7 +125,7 @@ func parseCheckArgs(c *cli.Context) (checkArgs, error) {
 	if set.NArg() > 0 {
 		return a, usagef("check: want one URL, got %d arguments (studiobake check https://cdn.example.com/agents/)", set.NArg()+1)
 	}
-	a.api, a.json, a.timeout = *api, *js, *timeout
+	a.api, a.json, a.quiet, a.timeout = *api, *js, *quiet, *timeout
 	return a, nil
 }
 
@@ -134,9 +138,12 @@ func runCheck(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("check: %w", err)
 	}
-	if a.json {
+	switch {
+	case a.json:
 		err = writeResult(c, rep.OK(), rep)
-	} else {
+	case a.quiet:
+		err = rep.WriteFailures(c.App.Writer)
+	default:
 		err = rep.WriteText(c.App.Writer)
 	}
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"context"
 
@@ -23,10 +24,18 @@ import (
 	"github.com/urfave/cli/v2/altsrc"
 )
 
-// version is set at link time (-ldflags "-X main.version=v1.2.3"); otherwise
-// it is what the Go toolchain recorded: the module version of `go install
-// ...@v1.2.3`, or the commit a checkout was built from.
-var version = buildVersion()
+// version is set at link time (-ldflags "-X main.version=v1.2.3", as
+// release/build.sh does); otherwise it is what the Go toolchain recorded: the
+// module version of `go install ...@v1.2.3`, or the commit a checkout was
+// built from. It must stay uninitialised here: -X cannot replace a value
+// computed by a function call.
+var version string
+
+func init() {
+	if version == "" {
+		version = buildVersion()
+	}
+}
 
 func buildVersion() string {
 	info, ok := debug.ReadBuildInfo()
@@ -44,6 +53,10 @@ func buildVersion() string {
 	return "dev"
 }
 
+// repeatedSignalWindow is how long after the first Ctrl-C further ones are
+// taken as copies of it rather than a second press.
+const repeatedSignalWindow = time.Second
+
 // Exit codes: 0 ok, 1 error, 2 usage.
 const (
 	exitOK    = 0
@@ -58,12 +71,20 @@ func main() {
 	go func() {
 		// The first Ctrl-C cancels the work, which then stops cleanly and
 		// says so; a second one ends the process at once, still with one of
-		// studiobake's exit codes rather than the signal's.
+		// studiobake's exit codes rather than the signal's. The terminal
+		// signals the whole process group, and npm run, npx and studiobake's
+		// npm launcher pass the same Ctrl-C on once more (npm/cli#5021):
+		// copies within a second of the first are not a second Ctrl-C.
 		<-sigs
+		first := time.Now()
 		cancel()
-		s := <-sigs
-		fmt.Fprintf(os.Stderr, "studiobake: %v again: stopped at once; run the command again to finish\n", s)
-		os.Exit(exitError)
+		for s := range sigs {
+			if time.Since(first) < repeatedSignalWindow {
+				continue
+			}
+			fmt.Fprintf(os.Stderr, "studiobake: %v again: stopped at once; run the command again to finish\n", s)
+			os.Exit(exitError)
+		}
 	}()
 	code := run(ctx, os.Args, os.Stdout, os.Stderr)
 	os.Exit(code)

@@ -135,6 +135,10 @@ func TestBuildErrors(t *testing.T) {
 		{"api origin and server url", []string{"--api-origin", "https://m.example.com", "--server-url", "https://api.example.com/api"}, 1, "conflict"},
 		{"api prefix on a Studio page", []string{"--api-origin", "https://m.example.com", "--set", "MASTRA_API_PREFIX=/agents"}, 1, "/agents is a Studio page"},
 		{"api prefix is the base path", []string{"--api-origin", "https://m.example.com", "--base-path", "/api"}, 1, "collides with MASTRA_STUDIO_BASE_PATH"},
+		{"stack domain without certificate", []string{"--edge", "cloudfront", "--stack-domain", "studio.example.com"}, 1, "--stack-domain \"studio.example.com\" needs --stack-certificate-arn"},
+		{"stack certificate without domain", []string{"--edge", "cloudfront", "--stack-certificate-arn", "arn:aws:acm:us-east-1:123456789012:certificate/abc"}, 1, "needs --stack-domain"},
+		{"stack domain without the stack", []string{"--edge", "netlify", "--stack-domain", "studio.example.com"}, 2, "add --edge cloudfront"},
+		{"stack CloudFront cannot express", []string{"--edge", "cloudfront", "--api-origin", "http://10.0.0.5:4111"}, 1, "CloudFront takes a domain name as origin"},
 	}
 	for _, c := range cases {
 		t.Run(c.desc, func(t *testing.T) {

@@ -9,7 +9,8 @@
 #   - first publish wall time (studiobake, aws s3 sync)
 #   - a no-change republish after a fresh rebuild (new files, new mtimes)
 #   - a one-file change (the favicon edited: a new hashed favicon and index.html;
-#     goal: those two files and one release record written)
+#     goal: those two files and one release record written, besides the run's
+#     claim on the prefix, written and removed)
 # and counts requests and writes from versitygw's access log, not from
 # studiobake's own counters. Needs: go, versitygw ($VERSITYGW, PATH or
 # ~/go/bin: go install github.com/versity/versitygw/cmd/versitygw@v1.8.0);
@@ -108,7 +109,7 @@ echo
 printf '%-44s %10s   %s\n' "measure" "seconds" "server log (requests by kind)"
 printf '%-44s %10.3f\n' "studiobake first publish" "$m_sb_first"
 printf '%-44s %10.3f   %s(%s requests, %s writes)\n' "studiobake no-change republish after rebuild" "$m_sb_nc" "$sb_nc_ops" "$sb_nc_n" "$sb_nc_w"
-printf '%-44s %10.3f   %s(%s writes: %s files + the release record)\n' "studiobake one-file change" "$sb_ch" "$sb_ch_ops" "$sb_ch_w" "$sb_ch_files"
+printf '%-44s %10.3f   %s(%s writes: %s files, the release record, the claim written and removed)\n' "studiobake one-file change" "$sb_ch" "$sb_ch_ops" "$sb_ch_w" "$sb_ch_files"
 if [ $have_aws = 1 ]; then
   m_aws_first=$(printf '%s\n' "${aws_first[@]}" | median)
   m_aws_nc=$(printf '%s\n' "${aws_nc[@]}" | median)

@@ -16,6 +16,8 @@ import (
 //	  site/           the files to host: upload this, and only this
 //	  manifest.json   what is in site/, how to cache it, and how it was made
 //	  edge/<host>/    edge functions and host configuration (build --edge)
+//	  netlify/        build --edge netlify: the folder Netlify deploys as it is
+//	  cloudflare/     build --edge cloudflare: the folder Cloudflare Pages deploys
 //
 // The manifest stays beside the site so that it is never served unless the
 // user asks for it (--public-manifest also copies it into site/).
@@ -35,6 +37,16 @@ const (
 	// it so that release records are never served.
 	StateDir = "_studiobake"
 )
+
+// DeployDirs are the ready folders of hosts that publish a directory as it
+// is: the site under its base path with the host's rules files beside it
+// (templates writes them; a bake owns them like site/ and edge/).
+var DeployDirs = []string{"netlify", "cloudflare"}
+
+// bakeEntries are the top-level entries a bake may hold.
+func bakeEntries() []string {
+	return append([]string{SiteDir, ManifestFile, EdgeDir}, DeployDirs...)
+}
 
 // CacheClass says how a CDN may cache a file.
 type CacheClass string

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -91,7 +92,7 @@ func isEarlierBake(dir string) bool {
 	}
 	for _, e := range entries {
 		switch name := e.Name(); {
-		case name == SiteDir || name == ManifestFile || name == EdgeDir:
+		case slices.Contains(bakeEntries(), name):
 		case strings.HasPrefix(name, insideTemp) || strings.HasPrefix(name, insideOld):
 		default:
 			return false
@@ -205,7 +206,7 @@ func swapInside(tmp, out string) error {
 		}
 		return fmt.Errorf("replace %s: %w", out, err)
 	}
-	for _, name := range []string{SiteDir, ManifestFile, EdgeDir} {
+	for _, name := range bakeEntries() {
 		if _, err := os.Lstat(filepath.Join(out, name)); err == nil {
 			if err := os.Rename(filepath.Join(out, name), filepath.Join(old, name)); err != nil {
 				return restore(err)

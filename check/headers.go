@@ -13,6 +13,14 @@ import (
 
 const fixRefresh = "answer <base>/refresh-events with 204 at the edge (the studiobake gate does: studiobake build --edge cloudfront)"
 
+// refreshFix names what answers refresh-events on the host check sees.
+func refreshFix(t Target) string {
+	if t == TargetCloudflare {
+		return "deploy the cloudflare/ folder of studiobake build --edge cloudflare as it is (wrangler pages deploy dist/cloudflare): its _worker.js answers <base>/refresh-events with 204"
+	}
+	return fixRefresh
+}
+
 // refreshItem never reads an event stream: a dev server would hold it open.
 func (c *checker) refreshItem(ctx context.Context, pg *page) Item {
 	u := pg.resolve("refresh-events")
@@ -49,7 +57,7 @@ func (c *checker) refreshItem(ctx context.Context, pg *page) Item {
 			detail += " with index.html: an unbaked page would reconnect to it forever"
 		}
 	}
-	return fail(IDRefresh, detail, fixRefresh)
+	return fail(IDRefresh, detail, refreshFix(pg.target))
 }
 
 const fixSecurity = "send the security headers of the bake (studiobake build --edge cloudfront writes a " +

@@ -8,7 +8,12 @@ import (
 
 // WriteText prints one line per item, its fix under a failure, and a final
 // summary line.
-func (r Report) WriteText(w io.Writer) error {
+func (r Report) WriteText(w io.Writer) error { return r.writeText(w, false) }
+
+// WriteFailures is WriteText without the items that passed (check -q).
+func (r Report) WriteFailures(w io.Writer) error { return r.writeText(w, true) }
+
+func (r Report) writeText(w io.Writer, failuresOnly bool) error {
 	head := "check " + r.URL
 	if r.API != "" {
 		head += fmt.Sprintf(" (API %s, Origin %s)", r.API, r.Origin)
@@ -17,6 +22,9 @@ func (r Report) WriteText(w io.Writer) error {
 		return err
 	}
 	for _, it := range r.Items {
+		if failuresOnly && it.Status != Fail {
+			continue
+		}
 		mark := "PASS"
 		if it.Status == Fail {
 			mark = "FAIL"

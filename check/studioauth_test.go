@@ -94,16 +94,17 @@ func TestRootProbeFix(t *testing.T) {
 	}
 }
 
-// TestRefreshOnRulesHosts: hosts configured by rules files cannot answer
-// 204; their 404 for refresh-events is what studiobake's configuration
-// does, so it passes there and fails elsewhere.
+// TestRefreshOnRulesHosts: Netlify, configured by rules files, cannot
+// answer 204; its 404 for refresh-events is what studiobake's configuration
+// does, so it passes there. Cloudflare's folder has a worker that answers
+// 204, so a 404 there fails with that fix, as it does elsewhere.
 func TestRefreshOnRulesHosts(t *testing.T) {
 	for _, c := range []struct {
 		header, value string
 		pass          bool
 	}{
 		{"X-Nf-Request-Id", "01H", true},
-		{"Cf-Ray", "8a1b-AMS", true},
+		{"Cf-Ray", "8a1b-AMS", false},
 		{"Server", "nginx/1.22.1", false},
 	} {
 		s := newSite()
@@ -122,6 +123,9 @@ func TestRefreshOnRulesHosts(t *testing.T) {
 		_, failedRefresh := failed(rep)[IDRefresh]
 		if failedRefresh == c.pass {
 			t.Errorf("%s: refresh-events 404 failed=%v, want pass=%v (target %q)", c.header, failedRefresh, c.pass, rep.Target)
+		}
+		if it := failed(rep)[IDRefresh]; c.header == "Cf-Ray" && !strings.Contains(it.Fix, "_worker.js") {
+			t.Errorf("Cloudflare: refresh-events fix %q does not name the worker", it.Fix)
 		}
 		srv.Close()
 		fake.Close()

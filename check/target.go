@@ -38,8 +38,9 @@ func detectTarget(h http.Header) Target {
 }
 
 // rulesOnly says the host's studiobake configuration is rules files, which
-// can rewrite and redirect but not answer 204.
-func (t Target) rulesOnly() bool { return t == TargetNetlify || t == TargetCloudflare }
+// can rewrite and redirect but not answer 204. Cloudflare Pages is not: the
+// cloudflare/ folder of build --edge cloudflare has a worker that does.
+func (t Target) rulesOnly() bool { return t == TargetNetlify }
 
 // siteOf is what SameSite cookies compare: the scheme and the registrable
 // domain (eTLD+1 by the public suffix list). An IP address or a name the

@@ -88,8 +88,8 @@ func (b *browserLog) noteConsole(msg string) {
 }
 
 // newBrowser starts headless Chromium with the flags that work in CI
-// containers and a fresh profile.
-func newBrowser(t *testing.T) context.Context {
+// containers, a fresh profile and any extra flags.
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	exe := chromiumPath(t)
 	opts := []chromedp.ExecAllocatorOption{
@@ -106,6 +106,7 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 800),
 	}
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancelAlloc)
 	ctx, cancel := chromedp.NewContext(actx)

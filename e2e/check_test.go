@@ -17,9 +17,16 @@ import (
 
 func runCheck(t *testing.T, siteURL string) check.Report {
 	t.Helper()
+	return runCheckWith(t, check.Options{URL: siteURL})
+}
+
+// runCheckWith runs check with a 10 s limit per request and logs the report.
+func runCheckWith(t *testing.T, o check.Options) check.Report {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	rep, err := check.Run(ctx, check.Options{URL: siteURL, Timeout: 10 * time.Second})
+	o.Timeout = 10 * time.Second
+	rep, err := check.Run(ctx, o)
 	if err != nil {
 		t.Fatalf("check: %v", err)
 	}

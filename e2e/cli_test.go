@@ -55,14 +55,23 @@ type child struct {
 // few seconds: a preview that hangs or fails on Ctrl-C is a bug users see.
 func serveCLI(t *testing.T, bin, dir string) string {
 	t.Helper()
-	c := &child{cmd: exec.Command(bin, "serve", "--quiet", "--dir", dir, "--port", "0"), done: make(chan struct{})}
+	c, url := startServe(t, exec.Command(bin, "serve", "--quiet", "--dir", dir, "--port", "0"))
+	t.Cleanup(func() { c.interrupt(t) })
+	return url
+}
+
+// startServe starts cmd, a `studiobake serve` however it is launched, and
+// returns it with the URL it prints.
+func startServe(t *testing.T, cmd *exec.Cmd) (*child, string) {
+	t.Helper()
+	c := &child{cmd: cmd, done: make(chan struct{})}
 	stdout, err := c.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.cmd.Stderr = &c.stderr
 	if err := c.cmd.Start(); err != nil {
-		t.Fatalf("start %s serve: %v", bin, err)
+		t.Fatalf("start %s: %v", c.cmd, err)
 	}
 	urls := make(chan string, 1)
 	go func() {
@@ -76,16 +85,16 @@ func serveCLI(t *testing.T, bin, dir string) string {
 		c.err = c.cmd.Wait() // after stdout hits EOF, as Wait requires
 		close(c.done)
 	}()
-	t.Cleanup(func() { c.interrupt(t) })
 	select {
 	case u := <-urls:
-		return u
+		return c, u
 	case <-c.done:
 		t.Fatalf("studiobake serve exited (%v) before printing its URL: %s%s", c.err, c.out.String(), c.stderr.String())
 	case <-time.After(30 * time.Second):
+		_ = c.cmd.Process.Kill()
 		t.Fatalf("studiobake serve printed no URL in 30s: %q", c.out.String())
 	}
-	return ""
+	return nil, ""
 }
 
 // interrupt sends Ctrl-C and requires a clean exit.

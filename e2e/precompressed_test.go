@@ -361,7 +361,7 @@ func nginxSite(t *testing.T, dir string, m *build.Manifest) string {
 	}
 	files := map[string][]byte{}
 	for name, b := range edge {
-		files[strings.TrimPrefix(name, string(templates.Nginx)+"/")] = b
+		files[strings.TrimPrefix(name, "edge/"+string(templates.Nginx)+"/")] = b
 	}
 	root := t.TempDir()
 	if err := os.Symlink(filepath.Join(dir, build.SiteDir), filepath.Join(root, strings.TrimPrefix(m.BasePath, "/"))); err != nil {

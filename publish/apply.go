@@ -3,8 +3,6 @@ package publish
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,11 +20,15 @@ type state struct {
 	rec      *Release
 	fresh    bool // rec is not on the remote yet
 	complete bool // rec was already complete: nothing to finish but the plan
-	live     bool // this run wrote the entry page: the release is live
+	live     bool // the release is live (already, or this run wrote its entry page)
+	wrote    bool // this run has changed something under the prefix
 	files    map[string]*LocalFile
 	changes  *Changes
 	listing  *listing
-	expired  []string               // release records beyond retention
+	before   liveView               // what was live when the run planned
+	active   []claimBody            // other runs in flight
+	gone     []string               // claims of runs that are gone
+	expired  []string               // release records beyond retention, and attempts that never went live
 	objects  map[string]ObjectState // studiobake's objects, kept current while applying
 	// stored is the record as the store holds it (nil before it is written):
 	// the record is written again only when it no longer tells the next run
@@ -34,18 +36,24 @@ type state struct {
 	stored *Release
 }
 
+// changesNothing reports a plan that leaves the prefix as it is.
+func (st *state) changesNothing() bool {
+	return st.live && st.complete && st.changes.Empty() && len(st.expired) == 0 && !st.recordStale()
+}
+
 // apply carries out a plan in the order that keeps the site whole at every
-// step: assets, the record, mutable files, the entry page, the hook,
-// invalidation, deletions, expired records, and the record again only when
-// something after the entry page had to be remembered (an invalidation, the
-// hook) or the store answered with other ETags than predicted.
+// step: the record (naming the target, so that a re-run finishes this
+// release), assets, mutable files, the entry page, the hook, invalidation,
+// deletions, expired records, and the record again only when something after
+// the entry page had to be remembered (an invalidation, the hook) or the
+// store answered with other ETags than predicted.
 func (r *runner) apply(ctx context.Context, st *state) error {
-	for phase := PhaseAsset; phase <= PhaseEntry; phase++ {
-		if phase == PhaseMutable && st.fresh {
-			if err := r.writeNewRecord(ctx, st); err != nil {
-				return err
-			}
+	if !st.live {
+		if err := r.writeTarget(ctx, st); err != nil {
+			return err
 		}
+	}
+	for phase := PhaseAsset; phase <= PhaseEntry; phase++ {
 		if err := r.uploadPhase(ctx, st, phase); err != nil {
 			return err
 		}
@@ -67,65 +75,26 @@ func (r *runner) apply(ctx context.Context, st *state) error {
 	return nil
 }
 
-// writeNewRecord writes the record of a new release before any reader can
-// see it, so that a later run's retention already protects its files even if
-// this run stops here; then it makes sure no other publish is under way.
-func (r *runner) writeNewRecord(ctx context.Context, st *state) error {
+// writeTarget writes the record of a release that is not live yet, before
+// anything else: it names what the run makes live, so that the same command
+// run again finishes this release, and the next run knows whose objects
+// it finds.
+func (r *runner) writeTarget(ctx context.Context, st *state) error {
 	// The record also caches the objects this run is about to write, with
 	// the ETag S3 gives a single-part upload (the MD5), so that the next
 	// run needs no HEAD for them and this run no second write.
 	for _, a := range st.changes.Uploads {
-		if b, ok := st.rec.Entries[a.Path]; ok && a.Phase != PhaseAsset {
-			f := st.files[a.Path]
-			sum := md5.Sum(b)
-			st.objects[a.Path] = ObjectState{ETag: hex.EncodeToString(sum[:]), Size: f.Size, SHA256: f.SHA256,
+		f := st.files[a.Path]
+		if etag := f.etag(); etag != "" {
+			st.objects[a.Path] = ObjectState{ETag: etag, Size: f.Size, SHA256: f.SHA256,
 				ContentType: f.ContentType, CacheControl: f.CacheControl, ContentEncoding: f.ContentEncoding}
 		}
 	}
 	// Complete unless something after the entry page must be remembered
 	// for a re-run: an invalidation or the hook.
 	st.rec.Complete = r.gate == nil && (r.cf == nil || len(st.changes.Invalidate) == 0)
-	if err := r.putRecord(ctx, st); err != nil {
-		return err
-	}
-	return r.checkAlone(ctx, st)
+	return r.putRecord(ctx, st)
 }
-
-// checkAlone stops the run before its release goes live when another
-// publish wrote a record since this run listed the prefix. Each run writes
-// its record and then lists the records, and S3 lists what was written
-// before, so of two runs that list the bucket before either writes, at
-// least one sees the other and stops: neither deletes files the other's live
-// page references. It is a check, not a lock (a lock would cost writes on
-// every run): a run that starts after another wrote its record, while that
-// one is still deleting, is not caught. Serialise publishes to one prefix
-// (a CI concurrency group).
-func (r *runner) checkAlone(ctx context.Context, st *state) error {
-	ids, err := r.sess.listReleases(ctx)
-	if err != nil {
-		return err
-	}
-	known := map[string]bool{st.rec.ID: true}
-	for _, id := range st.listing.releases {
-		known[id] = true
-	}
-	for _, id := range ids {
-		if known[id] {
-			continue
-		}
-		// Nothing of this release is live: its record protects nothing.
-		_ = r.deleteKeys(ctx, []string{recordKey(r.sess.prefix, st.rec.ID)})
-		return &concurrentError{fmt.Sprintf("s3://%s/%s: another publish wrote release %s while this one ran: "+
-			"stopped before release %s went live (the site is unchanged); run again once the other publish has finished",
-			r.o.Bucket, r.sess.prefix, id, st.rec.ID)}
-	}
-	return nil
-}
-
-// concurrentError: another publish runs on the same prefix.
-type concurrentError struct{ msg string }
-
-func (e *concurrentError) Error() string { return e.msg }
 
 func (r *runner) uploadPhase(ctx context.Context, st *state, phase Phase) error {
 	var ups []Action
@@ -139,12 +108,28 @@ func (r *runner) uploadPhase(ctx context.Context, st *state, phase Phase) error 
 	if len(ups) == 0 {
 		return nil
 	}
+	// Every change carries the claim's deadline but assets: a new name with
+	// fixed content harms nothing if it lands late, and a large one may take
+	// longer than the deadline allows.
+	bctx, cancel, err := r.claim.bound(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	if phase == PhaseAsset {
+		bctx = ctx
+	}
 	r.rep.startUploads(phase, len(ups), size)
 	defer r.rep.endUploads()
+	st.wrote = true
 	states := make([]ObjectState, len(ups))
-	err := forEach(ctx, r.o.Concurrency, len(ups), func(ctx context.Context, i int) error {
+	err = forEach(bctx, r.o.Concurrency, len(ups), func(ctx context.Context, i int) error {
 		var err error
-		states[i], err = r.put(ctx, st.files[ups[i].Path])
+		if phase == PhaseEntry {
+			states[i], err = r.putEntry(ctx, st, st.files[ups[i].Path])
+		} else {
+			states[i], err = r.put(ctx, st.files[ups[i].Path], nil)
+		}
 		if err == nil {
 			r.rep.uploaded(ups[i])
 		}
@@ -159,18 +144,24 @@ func (r *runner) uploadPhase(ctx context.Context, st *state, phase Phase) error 
 	return err
 }
 
-func (r *runner) put(ctx context.Context, f *LocalFile) (ObjectState, error) {
+// put uploads a file, with the conditions of cond (If-Match, If-None-Match)
+// when it is not nil.
+func (r *runner) put(ctx context.Context, f *LocalFile, cond *s3.PutObjectInput) (ObjectState, error) {
 	key := r.sess.prefix + f.Path
 	body, err := f.open()
 	if err != nil {
 		return ObjectState{}, fmt.Errorf("upload %s: %w", key, err)
 	}
 	defer body.Close()
-	out, err := r.sess.store.PutObject(ctx, &s3.PutObjectInput{
+	in := &s3.PutObjectInput{
 		Bucket: &r.sess.bucket, Key: &key, Body: body, ContentLength: aws.Int64(f.Size),
 		ContentType: aws.String(f.ContentType), CacheControl: aws.String(f.CacheControl), ContentEncoding: optional(f.ContentEncoding),
 		Metadata: map[string]string{metaSHA256: f.SHA256, metaPrefix: prefixMark(r.sess.prefix)},
-	})
+	}
+	if cond != nil {
+		in.IfMatch, in.IfNoneMatch = cond.IfMatch, cond.IfNoneMatch
+	}
+	out, err := r.sess.store.PutObject(ctx, in)
 	if err != nil {
 		return ObjectState{}, fmt.Errorf("upload: %w", describeS3Error(r.sess.bucket, key, err))
 	}
@@ -186,6 +177,42 @@ func optional(s string) *string {
 	return &s
 }
 
+// putEntry switches readers to the release. Where the store honours
+// conditional writes, the page is replaced only while it is still the one
+// this run planned against (If-Match; If-None-Match: * when there was
+// none), so that a writer who takes no claim (another tool, a person) is
+// never overwritten unseen. A store that answers NotImplemented gets the
+// page without conditions; one that ignores them, too: the claim guards.
+func (r *runner) putEntry(ctx context.Context, st *state, f *LocalFile) (ObjectState, error) {
+	cond := &s3.PutObjectInput{IfNoneMatch: aws.String("*")}
+	if o, ok := st.listing.objects[f.Path]; ok {
+		cond = &s3.PutObjectInput{IfMatch: aws.String(`"` + o.ETag + `"`)}
+	}
+	if r.noConditional {
+		cond = nil
+	}
+	s, err := r.put(ctx, f, cond)
+	switch {
+	case err == nil || cond == nil:
+		return s, err
+	case isNotImplemented(err):
+		r.noConditional = true
+		r.notef("the store does not implement conditional writes: %s is written without If-Match", f.Path)
+		return r.put(ctx, f, nil)
+	case isPreconditionFailed(err):
+		// The SDK retries a request whose answer was lost: the page may be
+		// this run's own.
+		o, gone, herr := r.sess.head(ctx, RemoteObject{Path: f.Path})
+		if herr == nil && !gone && o.SHA256 == f.SHA256 {
+			return ObjectState{ETag: o.ETag, Size: f.Size, SHA256: f.SHA256, ContentType: f.ContentType,
+				CacheControl: f.CacheControl, ContentEncoding: f.ContentEncoding}, nil
+		}
+		return ObjectState{}, fmt.Errorf("s3://%s/%s%s changed since this run listed it (a writer that takes no claim): %w",
+			r.sess.bucket, r.sess.prefix, f.Path, err)
+	}
+	return s, err
+}
+
 func (r *runner) putRecord(ctx context.Context, st *state) error {
 	st.rec.Objects = st.objects
 	b, err := st.rec.encode()
@@ -193,6 +220,12 @@ func (r *runner) putRecord(ctx context.Context, st *state) error {
 		return err
 	}
 	key := recordKey(r.sess.prefix, st.rec.ID)
+	ctx, cancel, err := r.claim.bound(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	st.wrote = true
 	_, err = r.sess.store.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: &r.sess.bucket, Key: &key, Body: bytes.NewReader(b), ContentLength: aws.Int64(int64(len(b))),
 		ContentType: aws.String("application/json"), CacheControl: aws.String("no-store"),
@@ -232,6 +265,9 @@ func (r *runner) deleteObjects(ctx context.Context, st *state) error {
 		keys = append(keys, r.sess.prefix+a.Path)
 		r.rep.verbosef("delete %s (%s)", a.Path, a.Reason)
 	}
+	if len(keys)+len(st.expired) > 0 {
+		st.wrote = true
+	}
 	if err := r.deleteKeys(ctx, keys); err != nil {
 		return err
 	}
@@ -253,8 +289,13 @@ func (r *runner) deleteKeys(ctx context.Context, keys []string) error {
 		for i := range batch {
 			ids[i] = types.ObjectIdentifier{Key: aws.String(batch[i])}
 		}
-		out, err := r.sess.store.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &r.sess.bucket,
+		bctx, cancel, err := r.claim.bound(ctx)
+		if err != nil {
+			return err
+		}
+		out, err := r.sess.store.DeleteObjects(bctx, &s3.DeleteObjectsInput{Bucket: &r.sess.bucket,
 			Delete: &types.Delete{Objects: ids, Quiet: aws.Bool(true)}})
+		cancel()
 		if err != nil {
 			return fmt.Errorf("delete %d objects: %w", len(batch), describeS3Error(r.sess.bucket, batch[0], err))
 		}
@@ -270,7 +311,7 @@ func (r *runner) deleteKeys(ctx context.Context, keys []string) error {
 // deployGate deploys the bake's CloudFront gate (Options.Gate), or with
 // DryRun reports what that would change.
 func (r *runner) deployGate(ctx context.Context, st *state) error {
-	if r.gate == nil {
+	if r.gate == nil || (r.gate.KeysOnly && r.gate.KVSARN == "") {
 		return nil
 	}
 	res, err := cdn.Run(ctx, r.cdn, *r.gate, r.o.Stderr)

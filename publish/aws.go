@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -149,10 +150,27 @@ func (e *s3Error) Unwrap() error { return e.err }
 
 // isNotFound reports a missing key (HEAD answers a bare 404).
 func isNotFound(err error) bool {
+	return hasCode(err, http.StatusNotFound, "NotFound", "NoSuchKey")
+}
+
+// isPreconditionFailed reports a conditional write refused (412): the object
+// is not what the condition named.
+func isPreconditionFailed(err error) bool {
+	return hasCode(err, http.StatusPreconditionFailed, "PreconditionFailed")
+}
+
+// isNotImplemented reports a store that refuses a header it does not
+// implement (If-Match, If-None-Match on stores without conditional writes).
+func isNotImplemented(err error) bool {
+	return hasCode(err, http.StatusNotImplemented, "NotImplemented")
+}
+
+// hasCode reports an S3 error with one of codes, or the HTTP status.
+func hasCode(err error, status int, codes ...string) bool {
 	var ae smithy.APIError
-	if errors.As(err, &ae) && (ae.ErrorCode() == "NotFound" || ae.ErrorCode() == "NoSuchKey") {
+	if errors.As(err, &ae) && slices.Contains(codes, ae.ErrorCode()) {
 		return true
 	}
 	var re *awshttp.ResponseError
-	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound
+	return errors.As(err, &re) && re.HTTPStatusCode() == status
 }

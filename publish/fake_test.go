@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 )
 
 // fakeStore is an in-memory objectStore with knobs to fail the Nth request
@@ -24,7 +25,9 @@ type fakeStore struct {
 	mu      sync.Mutex
 	objects map[string]*fakeObject
 	calls   int
-	ops     []string // "put key", "delete key", ... in order
+	ops     []string // "put key", "delete key", ... in order, as they took effect
+	log     []string // "put key", "list prefix", ... every request, in order
+	bucket  string   // the bucket of the last upload
 	failAt  int      // fail call number failAt (1-based); 0: never
 	// failAfter makes the failing call take effect first (a lost response).
 	failAfter bool
@@ -41,14 +44,28 @@ type fakeStore struct {
 	afterPut func(key string)
 	// afterList runs after a LIST took effect.
 	afterList func()
+	// beforeCall runs before each request, with the operation's name.
+	beforeCall func(op string)
+	// refuseConditions answers conditional writes NotImplemented, as
+	// stores without them do.
+	refuseConditions bool
+	// failOn fails the requests ("put key", "delete key", ...) it is true
+	// for, before they take effect.
+	failOn func(op string) bool
+	writes int // clock of modification times
 }
 
 type fakeObject struct {
-	data   []byte
-	ct, cc string
-	meta   map[string]string
-	etag   string
+	data     []byte
+	ct, cc   string
+	meta     map[string]string
+	etag     string
+	modified time.Time
 }
+
+// fakeEpoch is the fake store's clock: each write is a millisecond later,
+// so that modification times order writes as S3's do.
+var fakeEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 var errInjected = errors.New("injected failure")
 
@@ -58,6 +75,7 @@ func newFakeStore() *fakeStore { return &fakeStore{objects: map[string]*fakeObje
 func (f *fakeStore) call(ctx context.Context, op string) (failBefore, failAfter bool, err error) {
 	f.mu.Lock()
 	f.calls++
+	f.log = append(f.log, op)
 	n := f.calls
 	hook := f.onCall
 	var d time.Duration
@@ -67,6 +85,9 @@ func (f *fakeStore) call(ctx context.Context, op string) (failBefore, failAfter 
 	f.mu.Unlock()
 	if hook != nil {
 		hook(n)
+	}
+	if f.beforeCall != nil {
+		f.beforeCall(op)
 	}
 	if d > 0 {
 		select {
@@ -80,11 +101,14 @@ func (f *fakeStore) call(ctx context.Context, op string) (failBefore, failAfter 
 	if n == f.failAt {
 		return !f.failAfter, f.failAfter, nil
 	}
+	if f.failOn != nil && f.failOn(op) {
+		return true, false, nil
+	}
 	return false, false, nil
 }
 
 func (f *fakeStore) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
-	if fb, fa, err := f.call(ctx, "list"); err != nil || fb || fa { // reads: no effect to keep
+	if fb, fa, err := f.call(ctx, "list"+" "+aws.ToString(in.Prefix)); err != nil || fb || fa { // reads: no effect to keep
 		return nil, errors.Join(err, errInjected)
 	}
 	f.mu.Lock()
@@ -103,7 +127,8 @@ func (f *fakeStore) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input
 	}
 	for _, k := range keys {
 		o := f.objects[k]
-		out.Contents = append(out.Contents, types.Object{Key: aws.String(k), Size: aws.Int64(int64(len(o.data))), ETag: aws.String(`"` + o.etag + `"`)})
+		out.Contents = append(out.Contents, types.Object{Key: aws.String(k), Size: aws.Int64(int64(len(o.data))),
+			ETag: aws.String(`"` + o.etag + `"`), LastModified: aws.Time(o.modified)})
 	}
 	if f.afterList != nil {
 		f.mu.Unlock()
@@ -114,7 +139,7 @@ func (f *fakeStore) ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input
 }
 
 func (f *fakeStore) HeadObject(ctx context.Context, in *s3.HeadObjectInput, _ ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
-	if fb, fa, err := f.call(ctx, "head"); err != nil || fb || fa { // reads: no effect to keep
+	if fb, fa, err := f.call(ctx, "head"+" "+aws.ToString(in.Key)); err != nil || fb || fa { // reads: no effect to keep
 		return nil, errors.Join(err, errInjected)
 	}
 	f.mu.Lock()
@@ -128,7 +153,7 @@ func (f *fakeStore) HeadObject(ctx context.Context, in *s3.HeadObjectInput, _ ..
 }
 
 func (f *fakeStore) GetObject(ctx context.Context, in *s3.GetObjectInput, _ ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
-	if fb, fa, err := f.call(ctx, "get"); err != nil || fb || fa { // reads: no effect to keep
+	if fb, fa, err := f.call(ctx, "get"+" "+aws.ToString(in.Key)); err != nil || fb || fa { // reads: no effect to keep
 		return nil, errors.Join(err, errInjected)
 	}
 	f.mu.Lock()
@@ -137,14 +162,17 @@ func (f *fakeStore) GetObject(ctx context.Context, in *s3.GetObjectInput, _ ...f
 	if !ok {
 		return nil, &types.NoSuchKey{}
 	}
-	return &s3.GetObjectOutput{Body: io.NopCloser(bytes.NewReader(o.data))}, nil
+	return &s3.GetObjectOutput{Body: io.NopCloser(bytes.NewReader(o.data)), ETag: aws.String(`"` + o.etag + `"`)}, nil
 }
 
 func (f *fakeStore) PutObject(ctx context.Context, in *s3.PutObjectInput, _ ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
-	fb, fa, err := f.call(ctx, "put")
+	fb, fa, err := f.call(ctx, "put"+" "+aws.ToString(in.Key))
 	if err != nil || fb {
 		return nil, errors.Join(err, errInjected)
 	}
+	f.mu.Lock()
+	f.bucket = aws.ToString(in.Bucket)
+	f.mu.Unlock()
 	data, err := io.ReadAll(in.Body)
 	if err != nil {
 		return nil, err
@@ -153,6 +181,16 @@ func (f *fakeStore) PutObject(ctx context.Context, in *s3.PutObjectInput, _ ...f
 	o := &fakeObject{data: data, ct: aws.ToString(in.ContentType), cc: aws.ToString(in.CacheControl),
 		meta: in.Metadata, etag: hex.EncodeToString(sum[:])}
 	f.mu.Lock()
+	if f.refuseConditions && (in.IfMatch != nil || in.IfNoneMatch != nil) {
+		f.mu.Unlock()
+		return nil, &smithy.GenericAPIError{Code: "NotImplemented", Message: "A header you provided implies functionality that is not implemented"}
+	}
+	if err := conditionFails(f.objects[aws.ToString(in.Key)], in); err != nil {
+		f.mu.Unlock()
+		return nil, err
+	}
+	f.writes++
+	o.modified = fakeEpoch.Add(time.Duration(f.writes) * time.Millisecond)
 	f.objects[aws.ToString(in.Key)] = o
 	f.ops = append(f.ops, "put "+aws.ToString(in.Key))
 	hook := f.afterPut
@@ -166,8 +204,24 @@ func (f *fakeStore) PutObject(ctx context.Context, in *s3.PutObjectInput, _ ...f
 	return &s3.PutObjectOutput{ETag: aws.String(`"` + o.etag + `"`)}, nil
 }
 
+// conditionFails answers If-Match and If-None-Match: * as S3 does.
+func conditionFails(cur *fakeObject, in *s3.PutObjectInput) error {
+	failed := &smithy.GenericAPIError{Code: "PreconditionFailed", Message: "At least one of the pre-conditions you specified did not hold"}
+	switch {
+	case in.IfNoneMatch != nil && cur != nil:
+		return failed
+	case in.IfMatch == nil:
+		return nil
+	case cur == nil:
+		return &types.NoSuchKey{}
+	case strings.Trim(*in.IfMatch, `"`) != cur.etag:
+		return failed
+	}
+	return nil
+}
+
 func (f *fakeStore) DeleteObjects(ctx context.Context, in *s3.DeleteObjectsInput, _ ...func(*s3.Options)) (*s3.DeleteObjectsOutput, error) {
-	fb, fa, err := f.call(ctx, "delete")
+	fb, fa, err := f.call(ctx, "delete "+aws.ToString(in.Delete.Objects[0].Key))
 	if err != nil || fb {
 		return nil, errors.Join(err, errInjected)
 	}
@@ -207,5 +261,5 @@ func (f *fakeStore) keys() []string {
 func (f *fakeStore) reset() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls, f.failAt, f.failAfter, f.onCall, f.ops = 0, 0, false, nil, nil
+	f.calls, f.failAt, f.failAfter, f.onCall, f.ops, f.log, f.failOn = 0, 0, false, nil, nil, nil, nil
 }

@@ -2,6 +2,8 @@ package publish
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"sort"
@@ -10,12 +12,15 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/studiobake/studiobake/build"
 )
 
 func (f *fakeStore) clone() *fakeStore {
 	c := newFakeStore()
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	c.writes = f.writes
 	for k, o := range f.objects {
 		c.objects[k] = o
 	}
@@ -48,7 +53,7 @@ func checkWhole(t *testing.T, store *fakeStore, prefix string, bakes ...testBake
 func siteKeys(store *fakeStore) string {
 	var out []string
 	for _, k := range store.keys() {
-		if !strings.Contains(k, releasesDir) {
+		if !strings.Contains(k, build.StateDir+"/") {
 			out = append(out, k)
 		}
 	}
@@ -69,22 +74,24 @@ func TestFaultInjection(t *testing.T) {
 	base := newFakeStore()
 	mustPublish(t, base, dir1, keep1)
 	clean := base.clone()
+	clean.reset()
 	mustPublish(t, clean, dir2, keep1)
-	want, total := siteKeys(clean), clean.calls
+	want, total, log := siteKeys(clean), clean.calls, clean.log
 	if total < 6 {
 		t.Fatalf("a changed publish made only %d requests", total)
 	}
 
 	type fault struct {
 		name  string
+		n     int
 		setup func(s *fakeStore, cancel context.CancelFunc)
 	}
 	var faults []fault
 	for n := 1; n <= total; n++ {
 		faults = append(faults,
-			fault{fmt.Sprintf("request %d fails", n), func(s *fakeStore, _ context.CancelFunc) { s.failAt = n }},
-			fault{fmt.Sprintf("request %d takes effect, then fails", n), func(s *fakeStore, _ context.CancelFunc) { s.failAt, s.failAfter = n, true }},
-			fault{fmt.Sprintf("cancel at request %d", n), func(s *fakeStore, cancel context.CancelFunc) {
+			fault{fmt.Sprintf("request %d fails", n), n, func(s *fakeStore, _ context.CancelFunc) { s.failAt = n }},
+			fault{fmt.Sprintf("request %d takes effect, then fails", n), n, func(s *fakeStore, _ context.CancelFunc) { s.failAt, s.failAfter = n, true }},
+			fault{fmt.Sprintf("cancel at request %d", n), n, func(s *fakeStore, cancel context.CancelFunc) {
 				s.onCall = func(i int) {
 					if i == n {
 						cancel()
@@ -102,13 +109,15 @@ func TestFaultInjection(t *testing.T) {
 			o := Options{Bucket: "site", Dir: dir2, clients: &testClients{store: store}}
 			keep1(&o)
 			_, err := Run(ctx, o)
-			if err == nil {
+			// The last request removes the claim: the release is done.
+			lastRemovesClaim := f.n == total && strings.HasPrefix(log[f.n-1], "delete agents/"+runsDir)
+			if err == nil && !lastRemovesClaim {
 				t.Errorf("the run succeeded despite the fault")
-			} else if m := err.Error(); !strings.Contains(m, "run the same publish again") && !strings.HasPrefix(m, "list") &&
-				!strings.HasPrefix(m, "read release") && !strings.HasPrefix(m, "head") {
+			} else if m := fmt.Sprint(err); err != nil && !strings.Contains(m, "run the same publish again") && !strings.HasPrefix(m, "list") &&
+				!strings.HasPrefix(m, "read release") && !strings.HasPrefix(m, "head") && !strings.HasPrefix(m, "read claim") {
 				// Failures while planning change nothing; later ones say what to do.
 				t.Errorf("the error does not say where the site stands: %v", err)
-			} else if strings.HasPrefix(f.name, "cancel") && strings.Contains(m, "run the same") && !strings.Contains(m, "interrupted") {
+			} else if strings.HasPrefix(f.name, "cancel") && strings.Contains(m, "run the same") && !strings.Contains(m, "interrupted") && !lastRemovesClaim {
 				t.Errorf("a cancelled run does not say it was interrupted: %v", err)
 			}
 			checkWhole(t, store, "agents/", v1, v2)
@@ -174,14 +183,16 @@ func TestCancelAtRandomTimes(t *testing.T) {
 
 // TestConcurrentPublishes starts two publishes of different releases
 // together (both list the bucket before either writes) with requests of
-// random duration: whichever runs stop, the live page is one release's and
-// every file it references exists, and a later run completes. One release
-// reuses the live release's assets and the other expires them (one kept
-// release): unchecked, the second deletes files the first's page references.
+// random duration. They take turns: both succeed, the live page is one
+// release's with every file it references, `releases` calls that one live,
+// and a later run completes. One release reuses the live release's assets
+// and the other expires them (one kept release): were they not to take
+// turns, the second could delete files the first's page references.
 func TestConcurrentPublishes(t *testing.T) {
 	bakes := []testBake{{version: "1"}, {version: "1", favicon: "<svg/>"}, {version: "3"}}
 	dirs := []string{bakes[0].write(t), bakes[1].write(t), bakes[2].write(t)}
-	for seed := range uint64(30) {
+	fast := func(o *Options) { o.Concurrency, o.KeepReleases, o.lease = 3, 1, 600*time.Millisecond }
+	for seed := range uint64(12) {
 		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
 			store := newFakeStore()
 			mustPublish(t, store, dirs[0])
@@ -199,20 +210,43 @@ func TestConcurrentPublishes(t *testing.T) {
 			errs := make(chan error, 2)
 			for _, dir := range dirs[1:] {
 				go func() {
-					_, err := Run(context.Background(), Options{Bucket: "site", Dir: dir, Concurrency: 3,
-						KeepReleases: 1, clients: &testClients{store: store}})
+					_, err := publishFake(t, store, dir, fast)
 					errs <- err
 				}()
 			}
-			e1, e2 := <-errs, <-errs
-			if e1 == nil && e2 == nil {
-				t.Errorf("both overlapping publishes went through")
+			if e1, e2 := <-errs, <-errs; e1 != nil || e2 != nil {
+				t.Errorf("overlapping publishes failed: %v; %v", e1, e2)
 			}
 			checkWhole(t, store, "", bakes...)
+			checkLiveTold(t, store, "")
 			store.delay, store.afterList = 0, nil
-			mustPublish(t, store, dirs[2])
+			mustPublish(t, store, dirs[2], fast)
 			checkWhole(t, store, "", bakes[2])
 			checkSite(t, store, "", bakes[2])
 		})
+	}
+}
+
+// checkLiveTold checks that `releases` calls live the release whose page is
+// served, and no other.
+func checkLiveTold(t *testing.T, store *fakeStore, prefix string) {
+	t.Helper()
+	rels, err := Releases(context.Background(), Options{Bucket: "site", Prefix: "/" + prefix, clients: &testClients{store: store}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := store.get(prefix + "index.html")
+	sum := sha256.Sum256(idx.data)
+	live := 0
+	for _, ri := range rels.Releases {
+		if ri.Live {
+			live++
+			if ri.Page != hex.EncodeToString(sum[:]) {
+				t.Errorf("releases calls %s live, whose page is not the one served", ri.ID)
+			}
+		}
+	}
+	if live != 1 || rels.Drift != "" {
+		t.Errorf("releases: %d live, drift %q: %+v", live, rels.Drift, rels.Releases)
 	}
 }

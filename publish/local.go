@@ -2,6 +2,7 @@ package publish
 
 import (
 	"bytes"
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -45,6 +46,17 @@ type LocalFile struct {
 
 	file string // where the content is on disk, or
 	data []byte // the content itself (rollback restores entry files from a record)
+	md5  string // hex MD5 of a file on disk: the ETag of a single-part upload
+}
+
+// etag is the ETag S3 gives a single-part upload of f without SSE-KMS, or ""
+// when unknown.
+func (f *LocalFile) etag() string {
+	if f.data != nil {
+		sum := md5.Sum(f.data)
+		return hex.EncodeToString(sum[:])
+	}
+	return f.md5
 }
 
 // open returns the content as a seekable stream: the SDK rewinds it to sign
@@ -117,11 +129,11 @@ func LoadBake(dir string) (*Bake, error) {
 }
 
 func (b *Bake) localFile(rel, p string) (LocalFile, error) {
-	sum, size, err := hashFile(p)
+	sum, md, size, err := hashFile(p)
 	if err != nil {
 		return LocalFile{}, err
 	}
-	f := LocalFile{Path: rel, Size: size, SHA256: sum, file: p}
+	f := LocalFile{Path: rel, Size: size, SHA256: sum, file: p, md5: md}
 	entry := b.Manifest.Entry
 	if entry == "" {
 		entry = build.EntryFile
@@ -164,18 +176,20 @@ func (b *Bake) localFile(rel, p string) (LocalFile, error) {
 	return f, nil
 }
 
-func hashFile(p string) (string, int64, error) {
+// hashFile returns the SHA-256 (the file's identity) and the MD5 (its
+// predicted ETag) of a file, read once.
+func hashFile(p string) (sha, md string, size int64, err error) {
 	fh, err := os.Open(p)
 	if err != nil {
-		return "", 0, err
+		return "", "", 0, err
 	}
 	defer fh.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, fh)
+	h, m := sha256.New(), md5.New()
+	n, err := io.Copy(io.MultiWriter(h, m), fh)
 	if err != nil {
-		return "", 0, fmt.Errorf("read %s: %w", p, err)
+		return "", "", 0, fmt.Errorf("read %s: %w", p, err)
 	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
+	return hex.EncodeToString(h.Sum(nil)), hex.EncodeToString(m.Sum(nil)), n, nil
 }
 
 // contentTypeFor is the fallback for files the manifest does not describe;

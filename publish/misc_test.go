@@ -38,15 +38,16 @@ func TestDescribeS3Error(t *testing.T) {
 
 func TestDeletesAreBatchedBy1000(t *testing.T) {
 	store := newFakeStore()
-	mustPublish(t, store, testBake{version: "1"}.write(t))
-	// 1,500 old objects of studiobake's own, known to no kept release.
+	// 1,500 old objects of studiobake's own, known to no kept release (a
+	// release that kept nothing has seen them: they are not new).
 	for i := range 1500 {
 		store.objects[fmt.Sprintf("assets/old-%04d.js", i)] = &fakeObject{data: []byte("x"), etag: "e",
 			meta: map[string]string{metaSHA256: "s", metaPrefix: "/"}}
 	}
-	store.reset()
 	defer func(n int) { maxHeads = n }(maxHeads)
 	maxHeads = 2000
+	mustPublish(t, store, testBake{version: "1"}.write(t), func(o *Options) { o.MaxDeletes = -1 })
+	store.reset()
 	rep := mustPublish(t, store, testBake{version: "2"}.write(t), func(o *Options) { o.MaxDeletes = 5000 })
 	if rep.Result.Deleted < 1500 || rep.Result.Requests.Delete != 2 {
 		t.Errorf("deleted %d objects in %d requests, want 1500+ in 2", rep.Result.Deleted, rep.Result.Requests.Delete)
@@ -100,47 +101,110 @@ func BenchmarkRepublishNoChange(b *testing.B) {
 }
 
 func TestRollbackTarget(t *testing.T) {
+	recs := map[string]*Release{}
 	rec := func(id, digest, rollbackOf string, complete bool) *Release {
-		return &Release{ID: id, Digest: digest, RollbackOf: rollbackOf, Complete: complete}
+		r := &Release{ID: id, Digest: digest, RollbackOf: rollbackOf, Complete: complete}
+		if rollbackOf != "" {
+			r.Target = rollbackOf
+		}
+		recs[id] = r
+		return r
+	}
+	// live: the live release and the chain its record keeps.
+	live := func(chain ...string) liveView {
+		lv := liveView{}
+		if len(chain) > 0 {
+			lv.id = chain[0]
+		}
+		for _, id := range chain {
+			lv.chain = append(lv.chain, RetainedRelease{ID: id, Digest: recs[id].Digest})
+		}
+		return lv
 	}
 	tests := []struct {
 		desc    string
-		recs    []*Release // newest first
+		recs    func() []*Release // newest first
+		live    []string          // the live release, then its chain
 		to      string
 		want    string
 		wantErr string
 	}{
-		{desc: "the release before the live one", want: "2",
-			recs: []*Release{rec("3", "c", "", true), rec("2", "b", "", true), rec("1", "a", "", true)}},
-		{desc: "a live rollback goes back from its original", want: "1",
-			recs: []*Release{rec("4", "b", "2", true), rec("3", "c", "", true), rec("2", "b", "", true), rec("1", "a", "", true)}},
-		{desc: "an incomplete release is skipped", want: "1",
-			recs: []*Release{rec("3", "c", "", true), rec("2", "b", "", false), rec("1", "a", "", true)}},
-		{desc: "a release with the live files is skipped", want: "1",
-			recs: []*Release{rec("3", "c", "", true), rec("2", "c", "", true), rec("1", "a", "", true)}},
-		{desc: "--to by id", to: "2", want: "2",
-			recs: []*Release{rec("3", "c", "", true), rec("2", "b", "", true)}},
-		{desc: "--to by a unique start", to: "20261", want: "20261123",
-			recs: []*Release{rec("30000000", "c", "", true), rec("20261123", "b", "", true)}},
-		{desc: "--to matching nothing", to: "9", wantErr: "matches 0 releases",
-			recs: []*Release{rec("3", "c", "", true)}},
-		{desc: "nothing earlier", wantErr: "no earlier release",
-			recs: []*Release{rec("1", "a", "", true)}},
-		{desc: "no releases at all", wantErr: "no releases"},
+		{desc: "the release before the live one", want: "2", live: []string{"3", "2", "1"},
+			recs: func() []*Release {
+				return []*Release{rec("3", "c", "", true), rec("2", "b", "", true), rec("1", "a", "", true)}
+			}},
+		{desc: "a live rollback goes back from its original", want: "1", live: []string{"4", "3", "2", "1"},
+			recs: func() []*Release {
+				return []*Release{rec("4", "b", "2", true), rec("3", "c", "", true), rec("2", "b", "", true), rec("1", "a", "", true)}
+			}},
+		{desc: "a release that never went live is skipped", want: "1", live: []string{"3", "1"},
+			recs: func() []*Release {
+				return []*Release{rec("3", "c", "", true), rec("2", "b", "", true), rec("1", "a", "", true)}
+			}},
+		{desc: "the newest record never went live: back from the live one", want: "2", live: []string{"3", "2", "1"},
+			recs: func() []*Release {
+				return []*Release{rec("4", "d", "", false), rec("3", "c", "", true), rec("2", "b", "", true), rec("1", "a", "", true)}
+			}},
+		{desc: "a release with the live files is skipped", want: "1", live: []string{"3", "2", "1"},
+			recs: func() []*Release {
+				return []*Release{rec("3", "c", "", true), rec("2", "c", "", true), rec("1", "a", "", true)}
+			}},
+		{desc: "an unfinished rollback is finished, not gone past", want: "2", live: []string{"3", "2", "1"},
+			recs: func() []*Release {
+				return []*Release{rec("4", "b", "2", false), rec("3", "c", "", true), rec("2", "b", "", true), rec("1", "a", "", true)}
+			}},
+		{desc: "a rollback live but incomplete is finished", want: "2", live: []string{"4", "3", "2", "1"},
+			recs: func() []*Release {
+				return []*Release{rec("4", "b", "2", false), rec("3", "c", "", true), rec("2", "b", "", true), rec("1", "a", "", true)}
+			}},
+		{desc: "--to another release than the unfinished rollback's", to: "1", want: "1", live: []string{"3", "2", "1"},
+			recs: func() []*Release {
+				return []*Release{rec("4", "b", "2", false), rec("3", "c", "", true), rec("2", "b", "", true), rec("1", "a", "", true)}
+			}},
+		{desc: "--to by id", to: "2", want: "2", live: []string{"3", "2"},
+			recs: func() []*Release { return []*Release{rec("3", "c", "", true), rec("2", "b", "", true)} }},
+		{desc: "--to by a unique start", to: "20261", want: "20261123", live: []string{"30000000", "20261123"},
+			recs: func() []*Release { return []*Release{rec("30000000", "c", "", true), rec("20261123", "b", "", true)} }},
+		{desc: "--to matching nothing", to: "9", wantErr: "matches 0 releases", live: []string{"3"},
+			recs: func() []*Release { return []*Release{rec("3", "c", "", true)} }},
+		{desc: "nothing earlier", wantErr: "no earlier release", live: []string{"1"},
+			recs: func() []*Release { return []*Release{rec("1", "a", "", true)} }},
+		{desc: "no release live and no --to", wantErr: "no release is live",
+			recs: func() []*Release { return []*Release{rec("2", "b", "", true), rec("1", "a", "", true)} }},
+		{desc: "no releases at all", wantErr: "no releases", recs: func() []*Release { return nil }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
-			got, err := rollbackTarget(tc.recs, tc.to)
+			clear(recs)
+			list := tc.recs()
+			got, err := rollbackTarget(list, live(tc.live...), nil, tc.to)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tc.wantErr)
 				}
 				return
 			}
-			if err != nil || got.ID != tc.want {
-				t.Fatalf("target %v, %v; want %s", got, err, tc.want)
+			if err != nil || got.to != tc.want {
+				t.Fatalf("target %q, %v; want %s", got.to, err, tc.want)
 			}
 		})
+	}
+}
+
+// A rollback whose run was killed once it had finished leaves its claim:
+// the same command run again finishes it rather than going back further.
+func TestRollbackTargetOfAKilledRollback(t *testing.T) {
+	recs := []*Release{{ID: "4", Digest: "b", RollbackOf: "2", Target: "2", Complete: true, Run: "r4"},
+		{ID: "3", Digest: "c"}, {ID: "2", Digest: "b"}, {ID: "1", Digest: "a"}}
+	lv := liveView{id: "4", chain: []RetainedRelease{{ID: "4", Digest: "b"}, {ID: "3", Digest: "c"}, {ID: "2", Digest: "b"}, {ID: "1", Digest: "a"}}}
+	for _, tc := range []struct {
+		claims map[string]RemoteObject
+		want   string
+	}{{nil, "1"}, {map[string]RemoteObject{"r4": {}}, "2"}} {
+		got, err := rollbackTarget(recs, lv, tc.claims, "")
+		if err != nil || got.to != tc.want {
+			t.Errorf("claims %v: target %q, %v; want %s", tc.claims, got.to, err, tc.want)
+		}
 	}
 }
 

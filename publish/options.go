@@ -29,6 +29,7 @@ const (
 	DefaultConcurrency    = 16
 	DefaultRequestTimeout = 5 * time.Minute
 	DefaultMaxAttempts    = 5
+	DefaultLockTimeout    = 10 * time.Minute
 )
 
 // maxHeads caps the HEAD requests spent classifying objects that neither the
@@ -52,6 +53,10 @@ type AWSOptions struct {
 
 // Options configure Run, Rollback and Releases.
 type Options struct {
+	// Stack names a CloudFormation stack made from edge/cloudfront/
+	// stack.yaml: ResolveStack reads Bucket, Prefix and DistributionID from
+	// its outputs, so none of them may be given with it.
+	Stack  string
 	Bucket string
 	// Prefix is the key prefix of the site: "" derives it from the bake's
 	// base path ("/agents" gives "agents/"), "/" is the bucket root.
@@ -74,6 +79,10 @@ type Options struct {
 	MaxDeletes  int
 	Concurrency int
 
+	// LockTimeout is how long a run waits while another run changes the
+	// prefix; default 10 minutes, negative: stop at once.
+	LockTimeout time.Duration
+
 	// To is the release Rollback makes live; "" means the one before the
 	// live release.
 	To string
@@ -92,9 +101,14 @@ type Options struct {
 	// are served through the new function (nil: no gate deploy).
 	Gate *cdn.GateOptions
 
+	// fromStack: Bucket, Prefix and DistributionID came from Stack.
+	fromStack bool
+
 	// Test knobs: the clock, the first TooManyInvalidations backoff and the
 	// invalidation poll interval.
 	clients      *testClients
+	lease        time.Duration // of a claim; default defaultLease
+	machine      string        // overrides the claim's machine: a run "elsewhere"
 	now          func() time.Time
 	retryBackoff time.Duration
 	pollInterval time.Duration
@@ -102,6 +116,12 @@ type Options struct {
 
 // Validate normalises o and rejects bad settings, naming the setting.
 func (o *Options) Validate() error {
+	if o.Stack != "" && !o.fromStack {
+		if err := o.checkStack(); err != nil {
+			return err
+		}
+		return o.defaults() // the rest is checked once the stack is read
+	}
 	b := strings.TrimSpace(o.Bucket)
 	if rest, ok := strings.CutPrefix(b, "s3://"); ok {
 		// s3://bucket/prefix is how people write S3 locations: accept it.
@@ -165,8 +185,14 @@ func (o *Options) defaults() error {
 	if e := o.AWS.EndpointURL; e != "" && !strings.HasPrefix(e, "http://") && !strings.HasPrefix(e, "https://") {
 		return fmt.Errorf("invalid --endpoint-url %q: want http:// or https://", e)
 	}
-	if o.Wait && o.DistributionID == "" {
+	if o.Wait && o.DistributionID == "" && o.Stack == "" {
 		return fmt.Errorf("--wait needs --distribution-id")
+	}
+	if o.LockTimeout == 0 {
+		o.LockTimeout = DefaultLockTimeout
+	}
+	if o.lease == 0 {
+		o.lease = defaultLease
 	}
 	if o.Stdout == nil {
 		o.Stdout = io.Discard

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Reason says why the plan does something with a path.
@@ -19,6 +20,14 @@ const (
 	ReasonForeign        Reason = "not uploaded by studiobake"
 	// ReasonReplaceForeign: --force overwrites an object studiobake did not upload.
 	ReasonReplaceForeign Reason = "replaces an object studiobake did not upload"
+	// ReasonRecent: uploaded after the newest release record the run read,
+	// by a run it knows nothing of: never deleted (a later run may).
+	ReasonRecent Reason = "uploaded after the newest release record"
+	// ReasonInFlight: a file of the release a run in flight publishes.
+	ReasonInFlight Reason = "a run in flight publishes it"
+	// ReasonUnknownLive: the live page is no release's, so what it
+	// references is unknown: nothing is deleted until a release is live.
+	ReasonUnknownLive Reason = "the live page is no release's"
 )
 
 // RemoteObject is one object under the prefix, by path relative to it.
@@ -30,7 +39,8 @@ type RemoteObject struct {
 	ContentType     string
 	CacheControl    string
 	ContentEncoding string
-	Owned           bool // uploaded by studiobake for this prefix
+	Owned           bool      // uploaded by studiobake for this prefix
+	Modified        time.Time // as the listing says
 }
 
 // Remote is the state publish plans against.
@@ -39,6 +49,9 @@ type Remote struct {
 	// Keep maps the paths of the earlier releases that stay to the newest
 	// such release, so that open tabs keep loading their lazy chunks.
 	Keep map[string]string
+	// Hold maps objects of no kept release that must not be deleted either
+	// to the reason (ReasonRecent, ReasonUnknownLive).
+	Hold map[string]Reason
 }
 
 // PlanOptions tune Plan.
@@ -129,6 +142,9 @@ func (c *Changes) planRemote(remote Remote, want map[string]bool, maxDeletes int
 			c.Foreign = append(c.Foreign, a)
 		case kept:
 			a.Reason, a.Release = ReasonKept, id
+			c.Kept = append(c.Kept, a)
+		case remote.Hold[r.Path] != "":
+			a.Reason = remote.Hold[r.Path]
 			c.Kept = append(c.Kept, a)
 		default:
 			a.Reason = ReasonExpired

@@ -15,19 +15,26 @@ import (
 	"github.com/studiobake/studiobake/build"
 )
 
-const recordSchema = 1
+// recordSchema 2: the record is written before anything else of its run,
+// names its page, and a run claims the prefix first (claim.go). A
+// studiobake that reads only schema 1 knows no claims: it refuses schema 2
+// records instead of running beside a claimed run.
+const recordSchema = 2
 
 // releasesDir holds one record per release, relative to the prefix. The edge
 // gates refuse to serve build.StateDir, so records are never public.
 const releasesDir = build.StateDir + "/releases/"
 
 // Release is the record of one publish (or rollback), stored as JSON at
-// <prefix>_studiobake/releases/<id>.json. It is written before the entry
-// page switches readers to the release, so that retention already protects
-// its files. It is written a second time only when the run has something
-// after the entry page to remember: an invalidation or the deploy hook
-// (Complete is false until they are done), or objects whose ETags differ
-// from the predicted ones. The newest record also caches the remote
+// <prefix>_studiobake/releases/<id>.json. It is the first thing its run
+// writes, before any object, and names the run's target (the file set and
+// the entry page's digest), so that the same command run again finishes
+// the same release, and the next run knows whose objects it finds. Whether
+// a release is live is not recorded: it is the object at the entry key
+// (live.go). The record is written a second time only when the run has
+// something after the entry page to remember: an invalidation or the deploy
+// hook (Complete is false until they are done), or objects whose ETags
+// differ from the predicted ones. The newest record also caches the remote
 // inventory, so that a publish with nothing to do costs one LIST and one GET.
 type Release struct {
 	Schema     int       `json:"schema"`
@@ -36,7 +43,16 @@ type Release struct {
 	Studiobake string    `json:"studiobakeVersion"`
 	Studio     string    `json:"studioVersion"`
 	Commit     string    `json:"commit,omitempty"`
-	RollbackOf string    `json:"rollbackOf,omitempty"`
+	// RollbackOf is the original release a rollback restores (the origin of
+	// Target when Target is itself a rollback); Target is the release the
+	// rollback command named or chose.
+	RollbackOf string `json:"rollbackOf,omitempty"`
+	Target     string `json:"target,omitempty"`
+	// Run is the claim (claim.go) of the run that wrote the record.
+	Run string `json:"run,omitempty"`
+	// Page is the SHA-256 of the entry page: the release is live while the
+	// object at the entry key has it.
+	Page string `json:"page"`
 	// Complete: nothing is left that a re-run could only learn from this
 	// record. A re-run of the same bake finishes an incomplete release.
 	Complete bool `json:"complete"`
@@ -71,10 +87,12 @@ type FileState struct {
 	Phase           Phase  `json:"phase"`
 }
 
-// RetainedRelease names an earlier release and the paths it references.
+// RetainedRelease names an earlier release that was live, its entry page
+// and the paths it references.
 type RetainedRelease struct {
 	ID     string   `json:"id"`
 	Digest string   `json:"digest"`
+	Page   string   `json:"page,omitempty"`
 	Paths  []string `json:"paths"`
 }
 
@@ -91,12 +109,15 @@ type ObjectState struct {
 func recordKey(prefix, id string) string { return prefix + releasesDir + id + ".json" }
 
 // releaseIDFromKey returns the id of a record key (relative to the prefix).
-func releaseIDFromKey(rel string) (string, bool) {
-	id, ok := strings.CutPrefix(rel, releasesDir)
-	if !ok || strings.Contains(id, "/") {
+func releaseIDFromKey(rel string) (string, bool) { return jsonName(rel, releasesDir) }
+
+// jsonName returns the name of dir/<name>.json (rel is relative to the prefix).
+func jsonName(rel, dir string) (string, bool) {
+	name, ok := strings.CutPrefix(rel, dir)
+	if !ok || strings.Contains(name, "/") {
 		return "", false
 	}
-	return strings.CutSuffix(id, ".json")
+	return strings.CutSuffix(name, ".json")
 }
 
 // newReleaseID makes an id that sorts by time and after newest, so that the
@@ -155,8 +176,12 @@ func decodeRelease(key string, b []byte) (*Release, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("read release record %s: %w", key, err)
 	}
-	if r.Schema != recordSchema {
-		return nil, fmt.Errorf("read release record %s: schema %d, this studiobake reads %d", key, r.Schema, recordSchema)
+	if r.Schema < 1 || r.Schema > recordSchema {
+		return nil, fmt.Errorf("read release record %s: schema %d, this studiobake reads 1 to %d (upgrade studiobake)",
+			key, r.Schema, recordSchema)
+	}
+	if r.Page == "" { // schema 1
+		r.Page = pageOf(r.Files)
 	}
 	return &r, nil
 }
@@ -185,6 +210,21 @@ func (st *state) recordStale() bool {
 		}
 	}
 	return false
+}
+
+// pageOf is the digest of the entry page among files.
+func pageOf(files []FileState) string {
+	for _, f := range files {
+		if f.Phase == PhaseEntry && f.ContentEncoding == "" { // not its variants
+			return f.SHA256
+		}
+	}
+	return ""
+}
+
+// retainedEntry describes r as a later release's record keeps it.
+func (r *Release) retainedEntry() RetainedRelease {
+	return RetainedRelease{ID: r.ID, Digest: r.Digest, Page: r.Page, Paths: r.paths()}
 }
 
 // paths lists the paths of a release's files.

@@ -27,7 +27,17 @@ func prefixMark(prefix string) string { return "/" + prefix }
 type listing struct {
 	objects  map[string]RemoteObject // site objects by path
 	releases []string                // release ids, oldest first
+	records  map[string]RemoteObject // release records by id
+	claims   map[string]RemoteObject // claims of runs in flight by run id
 	nested   []string                // prefixes of other studiobake sites below ours
+}
+
+// newestRecord is the key, ETag and time of the newest release record.
+func (l *listing) newestRecord() (RemoteObject, bool) {
+	if len(l.releases) == 0 {
+		return RemoteObject{}, false
+	}
+	return l.records[l.releases[len(l.releases)-1]], true
 }
 
 // session is one run's view of a bucket prefix.
@@ -36,10 +46,13 @@ type session struct {
 	bucket string
 	prefix string
 	conc   int
+	// heads caches what HEAD said, by path: a run looks at the prefix again
+	// once it holds the claim, and an unchanged object needs no second HEAD.
+	heads map[string]RemoteObject
 }
 
 func (s *session) list(ctx context.Context) (*listing, error) {
-	l := &listing{objects: map[string]RemoteObject{}}
+	l := &listing{objects: map[string]RemoteObject{}, records: map[string]RemoteObject{}, claims: map[string]RemoteObject{}}
 	in := &s3.ListObjectsV2Input{Bucket: &s.bucket}
 	if s.prefix != "" {
 		in.Prefix = aws.String(s.prefix)
@@ -52,7 +65,8 @@ func (s *session) list(ctx context.Context) (*listing, error) {
 		}
 		for _, o := range out.Contents {
 			rel := strings.TrimPrefix(aws.ToString(o.Key), s.prefix)
-			keys = append(keys, RemoteObject{Path: rel, Size: aws.ToInt64(o.Size), ETag: cleanETag(aws.ToString(o.ETag))})
+			keys = append(keys, RemoteObject{Path: rel, Size: aws.ToInt64(o.Size), ETag: cleanETag(aws.ToString(o.ETag)),
+				Modified: aws.ToTime(o.LastModified)})
 		}
 		if !aws.ToBool(out.IsTruncated) || out.NextContinuationToken == nil {
 			break
@@ -61,27 +75,6 @@ func (s *session) list(ctx context.Context) (*listing, error) {
 	}
 	l.classify(keys)
 	return l, nil
-}
-
-// listReleases lists the ids of the release records under the prefix.
-func (s *session) listReleases(ctx context.Context) ([]string, error) {
-	in := &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: aws.String(s.prefix + releasesDir)}
-	var ids []string
-	for {
-		out, err := s.store.ListObjectsV2(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("list releases: %w", describeS3Error(s.bucket, s.prefix+releasesDir, err))
-		}
-		for _, o := range out.Contents {
-			if id, ok := releaseIDFromKey(strings.TrimPrefix(aws.ToString(o.Key), s.prefix)); ok {
-				ids = append(ids, id)
-			}
-		}
-		if !aws.ToBool(out.IsTruncated) || out.NextContinuationToken == nil {
-			return ids, nil
-		}
-		in.ContinuationToken = out.NextContinuationToken
-	}
 }
 
 // classify separates release records and other sites' objects from the site.
@@ -101,6 +94,9 @@ func (l *listing) classify(keys []RemoteObject) {
 		case strings.HasPrefix(k.Path, build.StateDir+"/"):
 			if id, ok := releaseIDFromKey(k.Path); ok {
 				l.releases = append(l.releases, id)
+				l.records[id] = k
+			} else if run, ok := claimFromKey(k.Path); ok {
+				l.claims[run] = k
 			}
 		case l.underNested(k.Path):
 		default:
@@ -150,6 +146,11 @@ func (s *session) inventory(ctx context.Context, l *listing, newest *Release, lo
 		if newest != nil && newest.Foreign[p] == o.ETag {
 			continue // known foreign, unchanged
 		}
+		if h, ok := s.heads[p]; ok && h.ETag == o.ETag && h.Size == o.Size {
+			h.Modified = o.Modified
+			l.objects[p] = h
+			continue
+		}
 		todo = append(todo, p)
 	}
 	sort.Slice(todo, func(i, j int) bool { return local[todo[i]] && !local[todo[j]] })
@@ -171,11 +172,15 @@ func (s *session) inventory(ctx context.Context, l *listing, newest *Release, lo
 	if err != nil {
 		return 0, err
 	}
+	if s.heads == nil {
+		s.heads = map[string]RemoteObject{}
+	}
 	for i, o := range heads {
 		if gone[i] {
 			delete(l.objects, o.Path)
 		} else {
 			l.objects[o.Path] = o
+			s.heads[o.Path] = o
 		}
 	}
 	return skipped, nil

@@ -22,6 +22,8 @@ type Requests struct {
 	Put          int64 `json:"put"`
 	Delete       int64 `json:"delete"`
 	Invalidation int64 `json:"invalidation"`
+	// Claim: writing, renewing, reading and removing claims (claim.go).
+	Claim int64 `json:"claim"`
 }
 
 // countingStore counts requests and the bytes sent by successful PUTs.
@@ -69,6 +71,7 @@ type Result struct {
 	Invalidation string        `json:"invalidation,omitempty"`
 	Invalidated  []string      `json:"invalidated,omitempty"`
 	Requests     Requests      `json:"requests"`
+	Waited       float64       `json:"waitedSeconds,omitempty"` // for other runs on the prefix
 	BytesSent    int64         `json:"bytesSent"`
 	Duration     time.Duration `json:"-"`
 	Seconds      float64       `json:"seconds"`

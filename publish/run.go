@@ -7,35 +7,44 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
-	"github.com/studiobake/studiobake/build"
 	"github.com/studiobake/studiobake/publish/cdn"
 )
 
 // runner is one publish, rollback or listing against one bucket prefix.
 type runner struct {
-	o      *Options
-	sess   *session
-	counts *countingStore
-	cf     *cdn.Invalidator
-	cdn    cdn.Clients
-	gate   *cdn.Options // the gate deploy, when publish deploys one
-	rep    *reporter
-	result *Result
-	start  time.Time
+	o       *Options
+	sess    *session
+	counts  *countingStore
+	cf      *cdn.Invalidator
+	cdn     cdn.Clients
+	gate    *cdn.Options // the gate deploy, when publish deploys one
+	rep     *reporter
+	result  *Result
+	start   time.Time
+	claim   *claim
+	op      string                  // "publish" or "rollback", for messages
+	records map[string]cachedRecord // records read, by id
+	noted   map[string]bool         // notes printed once per run
+	// noConditional: the store answered that it does not implement
+	// conditional writes; the entry page is then written without them.
+	noConditional bool
 }
 
 // testClients lets tests put fakes behind the narrow interfaces.
 type testClients struct {
-	store objectStore
-	cdn   cdn.Clients
+	store  objectStore
+	cdn    cdn.Clients
+	stacks cdn.StacksAPI
 }
 
 // connect loads AWS configuration and builds the clients; every failure
 // here happens before anything is changed.
-func connect(ctx context.Context, o *Options, prefix string) (*runner, error) {
-	r := &runner{o: o, rep: newReporter(o), result: &Result{}, start: o.now()}
+func connect(ctx context.Context, o *Options, prefix, op string) (*runner, error) {
+	r := &runner{o: o, rep: newReporter(o), result: &Result{}, start: o.now(), op: op,
+		records: map[string]cachedRecord{}, noted: map[string]bool{}}
 	var store objectStore
 	if o.clients != nil {
 		store, r.cdn = o.clients.store, o.clients.cdn
@@ -55,6 +64,11 @@ func connect(ctx context.Context, o *Options, prefix string) (*runner, error) {
 	}
 	r.counts = &countingStore{objectStore: store, n: &r.result.Requests}
 	r.sess = &session{store: r.counts, bucket: o.Bucket, prefix: prefix, conc: o.Concurrency}
+	r.claim = newClaim(store, &r.result.Requests.Claim, o.Bucket, prefix, o.lease, r.rep)
+	r.claim.body.Op = op
+	if o.machine != "" {
+		r.claim.body.Machine = o.machine
+	}
 	if r.cdn.CloudFront != nil && o.DistributionID != "" {
 		r.cf = &cdn.Invalidator{API: r.cdn.CloudFront, Distribution: o.DistributionID, Backoff: o.retryBackoff,
 			Poll: o.pollInterval, Note: r.rep.linef, Verbose: r.rep.verbosef, Requests: &r.result.Requests.Invalidation}
@@ -65,6 +79,9 @@ func connect(ctx context.Context, o *Options, prefix string) (*runner, error) {
 // Run publishes the bake in o.Dir and returns what it planned and did.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ResolveStack(ctx, &o); err != nil {
 		return nil, err
 	}
 	if o.Dir == "" {
@@ -86,7 +103,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		g.DistributionID, g.DryRun, g.Bucket, g.Prefix = o.DistributionID, o.DryRun, o.Bucket, prefix
 		gate = &g
 	}
-	r, err := connect(ctx, &o, prefix)
+	r, err := connect(ctx, &o, prefix, "publish")
 	if err != nil {
 		return nil, err
 	}
@@ -101,22 +118,39 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	for _, w := range bake.Warnings {
 		r.rep.linef("warning: %s", w)
 	}
-	rep, err := r.publish(ctx, bake.Files, bake.Manifest, "")
+	r.claim.body.Digest = digestOf(fileStates(bake.Files))
+	rep, err := r.publish(ctx, func(ctx context.Context) (*state, error) {
+		v, err := r.look(ctx, localPaths(bake.Files))
+		if err != nil {
+			return nil, err
+		}
+		lv, err := r.liveOf(ctx, v, entryPath(bake.Files))
+		if err != nil {
+			return nil, err
+		}
+		return r.prepare(ctx, v, lv, target{files: bake.Files, manifest: bake.Manifest})
+	})
 	if rep != nil {
 		rep.Warnings = bake.Warnings
 	}
 	return rep, err
 }
 
-// publish makes files the live release: plan, check, apply, report.
-func (r *runner) publish(ctx context.Context, files []LocalFile, m *build.Manifest, rollbackOf string) (*Report, error) {
-	st, err := r.prepare(ctx, files, m, rollbackOf)
-	if err != nil {
-		return nil, err
+// publish makes a target live: it plans (under the prefix's claim when the
+// plan changes anything), applies and reports.
+func (r *runner) publish(ctx context.Context, plan func(context.Context) (*state, error)) (rep *Report, err error) {
+	defer func() {
+		if rerr := r.claim.release(ctx); rerr != nil {
+			r.rep.linef("warning: %v: a run on another machine waits up to %s for it to lapse", rerr, r.claim.lease)
+		}
+		r.finish()
+	}()
+	st, err := r.settle(ctx, plan)
+	if st != nil {
+		rep = &Report{Bucket: r.o.Bucket, Prefix: r.sess.prefix, DryRun: r.o.DryRun, Release: st.rec.ID,
+			Plan: st.changes, Result: r.result}
 	}
-	rep := &Report{Bucket: r.o.Bucket, Prefix: r.sess.prefix, DryRun: r.o.DryRun, Release: st.rec.ID,
-		Plan: st.changes, Result: r.result}
-	if err := r.check(st); err != nil {
+	if err != nil {
 		return rep, err
 	}
 	if r.o.DryRun || r.o.Verbose {
@@ -125,169 +159,133 @@ func (r *runner) publish(ctx context.Context, files []LocalFile, m *build.Manife
 	switch {
 	case r.o.DryRun:
 		r.rep.linef("dry run: %s", r.summary(st))
-		if err := r.deployGate(ctx, st); err != nil { // reports what it would change
-			return rep, err
-		}
-	case st.complete && st.changes.Empty() && len(st.expired) == 0:
+		return rep, r.deployGate(ctx, st) // reports what it would change
+	case st.changesNothing():
 		r.result.UpToDate = true
-		if st.recordStale() {
-			// Only the record's cache is behind (objects edited outside
-			// studiobake, a new foreign object): refresh it, once.
-			if err := r.putRecord(ctx, st); err != nil {
-				return rep, err
-			}
-		}
 		// The site is current, but what lives beside it (the edge gate: a
 		// revoked user, a narrower CIDR list) may not be: the hook is
 		// idempotent and must run whatever the files did.
 		if err := r.deployGate(ctx, st); err != nil {
 			return rep, err
 		}
-		r.rep.linef("%s", r.summary(st))
 	default:
+		wasLive := st.live
 		if err := r.apply(ctx, st); err != nil {
-			r.finish()
 			return rep, r.stopped(st, err)
 		}
+		// Only records changed (an attempt's removed, the cache refreshed).
+		r.result.UpToDate = wasLive && st.changes.Empty()
 		r.result.Release = st.rec.ID
-		r.rep.linef("%s", r.summary(st))
 	}
-	r.finish()
+	r.rep.linef("%s", r.summary(st))
 	return rep, nil
 }
 
-// stopped says where a failed or interrupted run left the site.
-func (r *runner) stopped(st *state, err error) error {
-	var other *concurrentError
-	switch {
-	case errors.As(err, &other):
-		return err
+// settle plans until the plan changes nothing, or until this run holds the
+// prefix's claim and no other run is in flight, and returns that plan. While
+// another run is in flight, a run that would change something gives up its
+// claim and waits (up to --lock-timeout); a run that would change nothing
+// and a dry run never claim.
+func (r *runner) settle(ctx context.Context, plan func(context.Context) (*state, error)) (*state, error) {
+	var deadline time.Time
+	for {
+		st, err := plan(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := r.check(st); err != nil {
+			return st, err
+		}
+		held := r.claim.isHeld()
+		switch {
+		case len(st.active) > 0 && (r.o.DryRun || !held && st.changesNothing()):
+			r.notef("another run is in flight: %s; it may change the site after this one", st.active[0].describe())
+			return st, nil
+		case len(st.active) > 0:
+			if err := r.claim.release(ctx); err != nil {
+				return nil, r.unchanged(err)
+			}
+			if deadline.IsZero() {
+				deadline = time.Now().Add(max(r.o.LockTimeout, 0))
+			}
+			waited := time.Now()
+			err := r.claim.wait(ctx, st.active, deadline)
+			r.result.Waited += time.Since(waited).Seconds()
+			if err != nil {
+				return st, err
+			}
+			continue
+		case r.o.DryRun:
+			return st, nil
+		case held || st.changesNothing():
+			r.removeGone(ctx, st.gone)
+			return st, nil
+		}
+		r.removeGone(ctx, st.gone)
+		if err := r.claim.take(ctx); err != nil {
+			return nil, r.unchanged(err)
+		}
 	}
+}
+
+// removeGone removes the claims of runs that are gone, which a run on
+// another machine would otherwise wait a lease for; a failure only delays
+// that.
+func (r *runner) removeGone(ctx context.Context, gone []string) {
+	if len(gone) == 0 {
+		return
+	}
+	r.rep.linef("removing %d claims of runs that are gone", len(gone))
+	if err := r.claim.remove(ctx, gone); err != nil {
+		r.rep.linef("warning: %v", err)
+	}
+}
+
+// unchanged wraps an error met before the run changed the site.
+func (r *runner) unchanged(err error) error {
 	how := "stopped"
 	if errors.Is(err, context.Canceled) {
-		how = "interrupted"
+		how = "was interrupted"
 	}
-	if st.live {
-		return fmt.Errorf("release %s is live but the run %s before finishing; run the same publish again: %w", st.rec.ID, how, err)
+	return fmt.Errorf("the %s %s before changing the site; run the same %s again: %w", r.op, how, r.op, err)
+}
+
+// notef prints a note once per run.
+func (r *runner) notef(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if !r.noted[msg] {
+		r.noted[msg] = true
+		r.rep.linef("note: %s", msg)
 	}
-	return fmt.Errorf("%s before release %s went live (the site serves the previous release); "+
-		"run the same publish again to finish: %w", how, st.rec.ID, err)
+}
+
+// stopped says where a failed or interrupted run left the site, and whether
+// running the same command again finishes it: it does wherever the run got
+// past planning, because the record it writes first names its target.
+func (r *runner) stopped(st *state, err error) error {
+	how := "stopped"
+	if errors.Is(err, context.Canceled) {
+		how = "was interrupted"
+	}
+	if lost := r.claim.lostReason(); lost != nil && !errors.As(err, new(*claimLostError)) {
+		err = fmt.Errorf("%w: %w", lost, err)
+	}
+	again := "run the same " + r.op + " again"
+	switch {
+	case st.live:
+		return fmt.Errorf("release %s is live but the %s %s before finishing; %s to finish it: %w",
+			st.rec.ID, r.op, how, again, err)
+	case !st.wrote:
+		return fmt.Errorf("the %s %s before changing anything (%s); %s: %w", r.op, how, st.before.serves(), again, err)
+	}
+	return fmt.Errorf("the %s %s before release %s went live (%s); %s to finish it: %w",
+		r.op, how, st.rec.ID, st.before.serves(), again, err)
 }
 
 func (r *runner) finish() {
 	r.result.BytesSent = r.counts.bytes.Load()
 	r.result.Duration = r.o.now().Sub(r.start)
 	r.result.Seconds = r.result.Duration.Seconds()
-}
-
-// prepare reads the remote state and plans.
-func (r *runner) prepare(ctx context.Context, files []LocalFile, m *build.Manifest, rollbackOf string) (*state, error) {
-	l, err := r.sess.list(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var newest *Release
-	if n := len(l.releases); n > 0 {
-		if newest, err = r.sess.getRelease(ctx, l.releases[n-1]); err != nil {
-			return nil, err
-		}
-	}
-	local := make(map[string]bool, len(files))
-	for _, f := range files {
-		local[f.Path] = true
-	}
-	skipped, err := r.sess.inventory(ctx, l, newest, local)
-	if err != nil {
-		return nil, err
-	}
-	if skipped > 0 {
-		r.rep.linef("note: %d objects under the prefix were not checked (over %d) and are left alone", skipped, maxHeads)
-	}
-	st := r.newState(l, newest, files, m, rollbackOf)
-	keep := map[string]string{}
-	for _, rr := range st.rec.Retained {
-		for _, p := range rr.Paths {
-			if _, ok := keep[p]; !ok {
-				keep[p] = rr.ID
-			}
-		}
-	}
-	st.changes = Plan(files, Remote{Objects: l.objects, Keep: keep},
-		PlanOptions{BasePath: m.BasePath, MaxDeletes: r.o.MaxDeletes, Force: r.o.Force})
-	if !st.complete && !st.fresh {
-		// An earlier run of this release stopped before invalidating.
-		st.changes.Invalidate = mergePaths(st.changes.Invalidate, st.rec.Invalidate, m.BasePath)
-	}
-	st.rec.Invalidate = st.changes.Invalidate
-	st.expired = expiredReleases(l.releases, st.rec)
-	return st, nil
-}
-
-// newState picks the release record: the newest one again when it holds the
-// same files (a re-run, or finishing an interrupted run), else a new one.
-func (r *runner) newState(l *listing, newest *Release, files []LocalFile, m *build.Manifest, rollbackOf string) *state {
-	fs := fileStates(files)
-	digest := digestOf(fs)
-	st := &state{listing: l, files: map[string]*LocalFile{}, objects: map[string]ObjectState{}}
-	for i := range files {
-		st.files[files[i].Path] = &files[i]
-	}
-	for p, o := range l.objects {
-		if o.Owned {
-			st.objects[p] = ObjectState{ETag: o.ETag, Size: o.Size, SHA256: o.SHA256,
-				ContentType: o.ContentType, CacheControl: o.CacheControl, ContentEncoding: o.ContentEncoding}
-		}
-	}
-	keepOld := r.o.KeepReleases - 1
-	if newest != nil && newest.Digest == digest {
-		rec := *newest
-		rec.Retained = trimRetained(rec.Retained, keepOld, digest)
-		st.rec, st.complete, st.stored = &rec, newest.Complete, newest
-	} else {
-		last := ""
-		if n := len(l.releases); n > 0 {
-			last = l.releases[n-1]
-		}
-		st.rec = &Release{Schema: recordSchema, ID: newReleaseID(r.o.now(), last), Time: r.o.now().UTC(),
-			Studiobake: r.o.Version, Studio: m.Studio.Version, Commit: r.o.Commit, RollbackOf: rollbackOf,
-			Digest: digest, Files: fs, Entries: entries(files), Manifest: m, Retained: retained(newest, keepOld, digest)}
-		st.fresh = true
-	}
-	st.rec.Foreign = map[string]string{}
-	for p, o := range l.objects {
-		if !o.Owned {
-			st.rec.Foreign[p] = o.ETag
-		}
-	}
-	return st
-}
-
-// retained lists the releases kept besides a new one with digest: the
-// newest and the ones it kept.
-func retained(newest *Release, n int, digest string) []RetainedRelease {
-	if newest == nil {
-		return nil
-	}
-	all := append([]RetainedRelease{{ID: newest.ID, Digest: newest.Digest, Paths: newest.paths()}}, newest.Retained...)
-	return trimRetained(all, n, digest)
-}
-
-// trimRetained keeps releases of up to n distinct file sets other than
-// digest's. Copies of a file set (a rollback, or the release rolled back to)
-// take no slot: rolling back must not push the oldest release out.
-func trimRetained(list []RetainedRelease, n int, digest string) []RetainedRelease {
-	seen := map[string]bool{digest: true}
-	var out []RetainedRelease
-	for _, rr := range list {
-		if !seen[rr.Digest] {
-			if len(seen)-1 == n {
-				break
-			}
-			seen[rr.Digest] = true
-		}
-		out = append(out, rr)
-	}
-	return out
 }
 
 func entries(files []LocalFile) map[string][]byte {
@@ -366,9 +364,13 @@ func first(s []string, n int) []string {
 func (r *runner) summary(st *state) string {
 	c := st.changes
 	loc := "s3://" + r.o.Bucket + "/" + r.sess.prefix
+	waited := ""
+	if r.result.Waited > 0 {
+		waited = fmt.Sprintf(" (after waiting %.1fs for another run)", r.result.Waited)
+	}
 	if r.result.UpToDate {
-		return fmt.Sprintf("%s is up to date: release %s, %d files unchanged, %d requests",
-			loc, st.rec.ID, len(c.Unchanged), r.requests())
+		return fmt.Sprintf("%s is up to date: release %s, %d files unchanged, %d requests%s",
+			loc, st.rec.ID, len(c.Unchanged), r.requests(), waited)
 	}
 	uploaded, deleted := "uploaded", "deleted"
 	if r.o.DryRun {
@@ -388,10 +390,10 @@ func (r *runner) summary(st *state) string {
 			s = strings.TrimSuffix(s, " invalidated") + " stale (no --distribution-id)"
 		}
 	}
-	return s + fmt.Sprintf(", %d requests in %.2fs", r.requests(), r.o.now().Sub(r.start).Seconds())
+	return s + fmt.Sprintf(", %d requests in %.2fs%s", r.requests(), r.o.now().Sub(r.start).Seconds(), waited)
 }
 
 func (r *runner) requests() int64 {
 	n := r.result.Requests
-	return n.List + n.Head + n.Get + n.Put + n.Delete + n.Invalidation
+	return n.List + n.Head + n.Get + n.Put + n.Delete + n.Invalidation + atomic.LoadInt64(&r.result.Requests.Claim)
 }

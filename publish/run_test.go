@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -180,10 +181,10 @@ func TestRollback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rels) != 5 || !rels[0].Live || rels[0].RollbackOf == "" {
+	if len(rels.Releases) != 5 || !rels.Releases[0].Live || rels.Releases[0].RollbackOf == "" {
 		t.Errorf("releases after two rollbacks: %+v", rels)
 	}
-	rollback(rels[2].ID) // release 3, by id
+	rollback(rels.Releases[2].ID) // release 3, by id
 	checkSite(t, store, "", bakes[2])
 }
 
@@ -367,7 +368,8 @@ func TestRecordRewrittenWhenETagsAreNotMD5(t *testing.T) {
 }
 
 // An object that appears after a release (here a foreign one) costs one HEAD
-// and one record write, once; the next run is back to a LIST and a GET.
+// and one record write (under a claim, so a second LIST), once; the next run
+// is back to a LIST and a GET.
 func TestUpToDateRefreshesAStaleRecordOnce(t *testing.T) {
 	store := newFakeStore()
 	dir := testBake{version: "1"}.write(t)
@@ -375,7 +377,7 @@ func TestUpToDateRefreshesAStaleRecordOnce(t *testing.T) {
 	store.objects["robots.txt"] = &fakeObject{data: []byte("x"), etag: "r"}
 	store.reset()
 	rep := mustPublish(t, store, dir)
-	if !rep.Result.UpToDate || rep.Result.Requests != (Requests{List: 1, Get: 1, Head: 1, Put: 1}) {
+	if !rep.Result.UpToDate || rep.Result.Requests != (Requests{List: 2, Get: 1, Head: 1, Put: 1, Claim: 2}) {
 		t.Errorf("first run after the new object: %+v", rep.Result.Requests)
 	}
 	store.reset()
@@ -385,36 +387,77 @@ func TestUpToDateRefreshesAStaleRecordOnce(t *testing.T) {
 	}
 }
 
-// Another publish that writes its record while this one runs stops this one
-// before its release goes live: the site stays as it was, this run's record
-// is gone, and a later run completes.
-func TestPublishStopsWhenAnotherPublishRuns(t *testing.T) {
+// A run that finds another run's claim waits for it, and stops before
+// changing anything when --lock-timeout passes first; a claim that is not
+// renewed for a lease is taken over.
+func TestPublishWaitsForAnotherRun(t *testing.T) {
 	store := newFakeStore()
 	v1, v2 := testBake{version: "1"}, testBake{version: "2"}
 	mustPublish(t, store, v1.write(t))
-	first := true
-	store.afterPut = func(key string) {
-		if strings.HasPrefix(key, releasesDir) && first {
-			first = false
-			other := store.get(key)
-			store.mu.Lock()
-			store.objects[releasesDir+"29991231T000000.000Z-000000.json"] = other
-			store.mu.Unlock()
-		}
-	}
-	_, err := publishFake(t, store, v2.write(t))
-	if err == nil || !strings.Contains(err.Error(), "another publish wrote release 29991231T000000.000Z-000000") {
+	other := claimBody{Run: "20260101T000000.000Z-0000", Op: "publish", Host: "ci-7", Machine: "elsewhere", PID: 7}
+	raw, _ := json.Marshal(other)
+	store.objects[runsDir+other.Run+".json"] = &fakeObject{data: raw, etag: "c1"}
+	store.reset()
+	_, err := publishFake(t, store, v2.write(t), func(o *Options) { o.LockTimeout = -1 })
+	if err == nil || !strings.Contains(err.Error(), "another run holds the prefix: run "+other.Run) ||
+		!strings.Contains(err.Error(), "before changing anything") {
 		t.Fatalf("err = %v", err)
 	}
-	checkSite(t, store, "", v1)
-	if n := countRecords(store, ""); n != 2 { // release 1 and the other publish's
-		t.Errorf("%d records, want 2 (this run's record removed)", n)
+	for _, op := range store.ops {
+		if !strings.Contains(op, runsDir) {
+			t.Errorf("a run that found another run's claim changed %s", op)
+		}
 	}
-	store.afterPut = nil
-	store.reset()
-	delete(store.objects, releasesDir+"29991231T000000.000Z-000000.json")
-	mustPublish(t, store, v2.write(t))
+	checkSite(t, store, "", v1)
+
+	var out bytes.Buffer
+	start := time.Now()
+	rep := mustPublish(t, store, v2.write(t), func(o *Options) { o.lease, o.Stdout = 300*time.Millisecond, &out })
+	if d := time.Since(start); d < 300*time.Millisecond || rep.Result.Waited == 0 {
+		t.Errorf("took the claim over after %s (waited %.2fs), before it went a lease unrenewed", d, rep.Result.Waited)
+	}
+	if !strings.Contains(out.String(), "waiting for run "+other.Run+" (publish on ci-7, pid 7)") {
+		t.Errorf("the wait was not reported: %s", out.String())
+	}
 	checkSite(t, store, "", v2)
+	if keys := claimKeys(store); len(keys) != 0 {
+		t.Errorf("claims left: %q", keys)
+	}
+}
+
+// A claim left on this machine by a process that is gone is taken over at
+// once.
+func TestClaimOfAGoneProcessIsTakenOver(t *testing.T) {
+	store := newFakeStore()
+	mustPublish(t, store, testBake{version: "1"}.write(t))
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Skip("no true command: ", err)
+	}
+	other := claimBody{Run: "20260101T000000.000Z-0001", Op: "publish", Machine: thisMachine(), PID: gone.Process.Pid}
+	if other.Machine == "" {
+		t.Skip("no /proc: claims are judged by their lease alone here")
+	}
+	raw, _ := json.Marshal(other)
+	store.objects[runsDir+other.Run+".json"] = &fakeObject{data: raw, etag: "c1"}
+	start := time.Now()
+	rep := mustPublish(t, store, testBake{version: "2"}.write(t), func(o *Options) { o.LockTimeout = -1 })
+	if d := time.Since(start); d > 5*time.Second || rep.Result.Waited > 0 {
+		t.Errorf("waited %s for a claim whose process is gone", d)
+	}
+	if keys := claimKeys(store); len(keys) != 0 {
+		t.Errorf("claims left: %q", keys)
+	}
+}
+
+func claimKeys(store *fakeStore) []string {
+	var out []string
+	for _, k := range store.keys() {
+		if strings.Contains(k, runsDir) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // TestGateDeployRunsWhenTheSiteIsCurrent: the edge gate lives beside the

@@ -192,8 +192,8 @@ func TestS3PublishLifecycle(t *testing.T) {
 	v1 := testBake{basePath: "/agents", version: "1"}
 	v.publish(t, v1.write(t))
 	ops := v.requests(t)
-	if n := count(ops, "PutObject"); n != len(v1.files())+1 {
-		t.Errorf("first publish: %d PUTs, want %d files and the record once", n, len(v1.files()))
+	if n := count(ops, "PutObject"); n != len(v1.files())+2 {
+		t.Errorf("first publish: %d PUTs, want %d files, the record once and the claim", n, len(v1.files()))
 	}
 	v.checkObjects(t, "agents/", v1)
 	v.requests(t) // skip the checks' own requests
@@ -207,8 +207,8 @@ func TestS3PublishLifecycle(t *testing.T) {
 	v2 := testBake{basePath: "/agents", version: "2"}
 	rep = v.publish(t, v2.write(t))
 	ops = v.requests(t)
-	if len(rep.Plan.Uploads) != 3 || count(ops, "PutObject") != 4 {
-		t.Errorf("changed build: uploads %v, server PUTs %d; want 3 files and the record once", rep.Plan.Uploads, count(ops, "PutObject"))
+	if len(rep.Plan.Uploads) != 3 || count(ops, "PutObject") != 5 {
+		t.Errorf("changed build: uploads %v, server PUTs %d; want 3 files, the record once and the claim", rep.Plan.Uploads, count(ops, "PutObject"))
 	}
 	v.checkObjects(t, "agents/", v2)
 	v.requests(t)
@@ -281,7 +281,7 @@ func TestS3RetentionRollbackAndForeign(t *testing.T) {
 	v.checkObjects(t, "agents/", bakes[2])
 	rels, err := Releases(context.Background(), o)
 	// The rollback (a copy of release 3) takes no slot: releases 2 to 4 stay.
-	if err != nil || len(rels) != 4 || rels[0].RollbackOf != rels[2].ID {
+	if err != nil || len(rels.Releases) != 4 || rels.Releases[0].RollbackOf != rels.Releases[2].ID {
 		t.Errorf("releases after rollback: %+v, %v", rels, err)
 	}
 }

@@ -1,11 +1,14 @@
 package serve
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 )
 
 // ParseAPI checks --api, the Mastra server a preview forwards the API prefix
@@ -38,8 +41,19 @@ func ParseAPI(raw string) (*url.URL, error) {
 // apiProxy forwards the API prefix to the Mastra server, as every edge
 // output does in one-origin mode.
 type apiProxy struct {
-	target *url.URL
-	rp     *httputil.ReverseProxy
+	target   *url.URL
+	rp       *httputil.ReverseProxy
+	stopping chan struct{} // closed when the server shuts down
+	once     sync.Once
+}
+
+// StopStreams ends every forwarded request: an open Studio tab holds an
+// event stream through the proxy that never finishes by itself, and a
+// Ctrl-C must not wait for it.
+func (h *Handler) StopStreams() {
+	if h.proxy != nil {
+		h.proxy.once.Do(func() { close(h.proxy.stopping) })
+	}
 }
 
 // ForwardAPI makes the handler forward the bake's API prefix to target
@@ -50,7 +64,7 @@ func (h *Handler) ForwardAPI(target *url.URL) error {
 		return fmt.Errorf("--api %s: this bake's page calls the Mastra API at %s itself, never the preview's origin, so there is nothing to forward; drop --api, or bake with --api-origin to preview one origin",
 			target, or(h.apiOrigin, "another origin"))
 	}
-	h.proxy = &apiProxy{target: target, rp: &httputil.ReverseProxy{
+	h.proxy = &apiProxy{target: target, stopping: make(chan struct{}), rp: &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target) // and the server's own Host, as a CDN sends it
 			pr.SetXForwarded()
@@ -58,6 +72,9 @@ func (h *Handler) ForwardAPI(target *url.URL) error {
 		// Agent answers are server-sent events: pass each write on at once.
 		FlushInterval: -1,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if errors.Is(err, context.Canceled) {
+				return // the browser went away, or serve is stopping: nobody to answer
+			}
 			h.logf("serve: %s %s: the Mastra server at %s did not answer: %v\n", r.Method, r.URL.RequestURI(), target, err)
 			http.Error(w, fmt.Sprintf("502: the Mastra server at %s (--api) did not answer: %v", target, err), http.StatusBadGateway)
 		},
@@ -85,7 +102,16 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if rec, ok := w.(*statusRecorder); ok {
 		rec.uri = h.proxy.target.String() + r.URL.RequestURI()
 	}
-	h.proxy.rp.ServeHTTP(w, r)
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	go func() {
+		select {
+		case <-h.proxy.stopping:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	h.proxy.rp.ServeHTTP(w, r.WithContext(ctx))
 }
 
 // apiNotice is what Start prints about the API: where it goes, or why API

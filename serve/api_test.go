@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/studiobake/studiobake/build"
 	"github.com/studiobake/studiobake/templates"
@@ -191,5 +193,50 @@ func TestServeAPIServerDown(t *testing.T) {
 	want := "the Mastra server at " + (&url.URL{Scheme: "http", Host: up.Host()}).String() + " (--api) did not answer"
 	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), want) {
 		t.Errorf("GET /api/agents: %d %q, want 502 with %q", resp.StatusCode, body, want)
+	}
+}
+
+// TestServeStopsWithAStreamOpen: an open Studio tab holds an event stream
+// through the proxy; Ctrl-C (the context) still ends serve at once and
+// cleanly.
+func TestServeStopsWithAStreamOpen(t *testing.T) {
+	up := proxytest.New(t)
+	dir := apiBake(t, "/agents", build.APIOneOrigin, up.URL)
+	ctx, cancel := context.WithCancel(context.Background())
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, Options{Dir: dir, Addr: addr, API: up.URL, Out: io.Discard, Log: io.Discard}) }()
+	var resp *http.Response
+	for i := 0; i < 100; i++ {
+		if resp, err = http.Get("http://" + addr + proxytest.StreamPath); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	first := make([]byte, len("data: one"))
+	if _, err := io.ReadFull(resp.Body, first); err != nil || string(first) != "data: one" {
+		t.Fatalf("first event %q, %v", first, err)
+	}
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve ended with %v, want a clean stop", err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("serve took %s to stop with a stream open", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop with a stream open")
 	}
 }

@@ -88,6 +88,7 @@ func Start(o Options) (*Server, error) {
 		srv:  &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(logw, "serve: ", 0)},
 		done: make(chan error, 1),
 	}
+	s.srv.RegisterOnShutdown(h.StopStreams)
 	go func() { s.done <- s.srv.Serve(l) }()
 	notice, warning := h.apiNotice(strings.TrimSuffix(strings.TrimSuffix(s.URL, h.basePath+"/"), "/"))
 	if o.Out != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -78,9 +79,16 @@ func (o EdgeOptions) GateOptions(m *build.Manifest) CloudFrontOptions {
 	return g
 }
 
-// WriteEdge writes dir/edge/<host>/ for each host of o. Everything is
-// generated before anything is written, so a bad option writes nothing;
-// build calls it on its temporary output directory for the same reason.
+// ReadyFolder says whether the host deploys a folder as it is (netlify
+// deploy --dir, wrangler pages deploy): build writes OUT/<host>/ with the
+// site under its base path and the host's files beside it, and nothing else.
+func (h Host) ReadyFolder() bool { return h == Netlify || h == Cloudflare }
+
+// WriteEdge writes the edge output of o into the bake directory dir:
+// edge/<host>/ for each host, and each ready folder with the site's files
+// in it. Everything is generated and checked before anything is written,
+// so a bad option writes nothing; build calls it on its temporary output
+// directory for the same reason.
 func WriteEdge(dir string, m *build.Manifest, o EdgeOptions) error {
 	files, err := EdgeFiles(dir, m, o)
 	if err != nil {
@@ -92,7 +100,7 @@ func WriteEdge(dir string, m *build.Manifest, o EdgeOptions) error {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		p := filepath.Join(dir, build.EdgeDir, filepath.FromSlash(name))
+		p := filepath.Join(dir, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
 		}
@@ -100,10 +108,20 @@ func WriteEdge(dir string, m *build.Manifest, o EdgeOptions) error {
 			return fmt.Errorf("write %s: %w", p, err)
 		}
 	}
+	for _, h := range o.Hosts {
+		if h.ReadyFolder() {
+			if err := copySite(dir, m, h); err != nil {
+				return fmt.Errorf("edge %s: %w", h, err)
+			}
+		}
+	}
 	return nil
 }
 
-// EdgeFiles generates the edge output in memory, by path under edge/.
+// EdgeFiles generates the edge output in memory, by slash-separated path
+// relative to the bake directory: edge/<host>/... for configuration, and
+// <host>/... for the host files of a ready folder (its site files are
+// linked in by WriteEdge).
 func EdgeFiles(dir string, m *build.Manifest, o EdgeOptions) (map[string][]byte, error) {
 	site := filepath.Join(dir, build.SiteDir)
 	headers, err := SecurityHeaders(m, site)
@@ -112,22 +130,25 @@ func EdgeFiles(dir string, m *build.Manifest, o EdgeOptions) (map[string][]byte,
 	}
 	files := map[string][]byte{}
 	for _, h := range o.Hosts {
-		var out map[string][]byte
+		var conf, ready map[string][]byte
 		switch h {
 		case CloudFront:
-			out, err = cloudFrontFiles(m, o, headers)
+			conf, err = cloudFrontFiles(m, o, headers)
 		case Netlify, Cloudflare:
-			out, err = pagesFiles(h, m, headers)
+			conf, ready, err = pagesFiles(h, m, headers)
 		case Nginx:
-			out, err = nginxFiles(m, headers)
+			conf, err = nginxFiles(m, headers)
 		default:
 			err = fmt.Errorf("unknown edge host %q", h)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("edge %s: %w", h, err)
 		}
-		for name, b := range out {
-			files[string(h)+"/"+name] = b
+		for name, b := range conf {
+			files[path.Join(build.EdgeDir, string(h), name)] = b
+		}
+		for name, b := range ready {
+			files[path.Join(string(h), name)] = b
 		}
 	}
 	return files, nil

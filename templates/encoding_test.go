@@ -4,12 +4,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
 	"github.com/studiobake/studiobake/build"
+	"github.com/studiobake/studiobake/build/buildtest"
 	"github.com/studiobake/studiobake/templates/cfrun"
 )
 
@@ -140,6 +143,7 @@ func TestGateEncodingSize(t *testing.T) {
 // API reads the document), the CloudFront README says what the cache
 // needs, nginx serves the variants, and nothing generated for the hosts
 // that compress by themselves (Netlify, Cloudflare Pages) names a variant.
+// TestReadyFoldersWithoutVariants checks their folders.
 func TestEdgeFilesWithVariants(t *testing.T) {
 	dir, m := testBake(t, "/agents", false)
 	for i := range m.Files {
@@ -154,7 +158,7 @@ func TestEdgeFilesWithVariants(t *testing.T) {
 		t.Fatal(err)
 	}
 	var policy types.ResponseHeadersPolicyConfig
-	if err := json.Unmarshal(files["cloudfront/"+HeadersPolicyFile], &policy); err != nil {
+	if err := json.Unmarshal(files["edge/cloudfront/"+HeadersPolicyFile], &policy); err != nil {
 		t.Fatal(err)
 	}
 	c := policy.CustomHeadersConfig
@@ -162,11 +166,11 @@ func TestEdgeFilesWithVariants(t *testing.T) {
 		aws.ToString(c.Items[0].Value) != "Accept-Encoding" || aws.ToBool(c.Items[0].Override) {
 		t.Errorf("headers policy custom headers: %+v", c)
 	}
-	if readme := string(files["cloudfront/"+ReadmeFile]); !strings.Contains(readme, "CachingOptimized") || !strings.Contains(readme, "Content-Encoding") {
+	if readme := string(files["edge/cloudfront/"+ReadmeFile]); !strings.Contains(readme, "CachingOptimized") || !strings.Contains(readme, "Content-Encoding") {
 		t.Errorf("CloudFront README does not explain the variants:\n%s", readme)
 	}
 	for name, b := range files {
-		if !strings.HasPrefix(name, string(Netlify)+"/") && !strings.HasPrefix(name, string(Cloudflare)+"/") {
+		if strings.HasPrefix(name, "edge/cloudfront/") || strings.HasPrefix(name, "edge/nginx/") {
 			continue
 		}
 		for _, f := range m.Files {
@@ -176,13 +180,10 @@ func TestEdgeFilesWithVariants(t *testing.T) {
 				}
 			}
 		}
-		if strings.HasSuffix(name, "/"+ReadmeFile) && !strings.Contains(string(b), "Leave out the precompressed copies") {
-			t.Errorf("%s does not say to leave the variants out:\n%s", name, b)
-		}
 	}
 
-	if conf := string(files["nginx/"+NginxFile]); !strings.Contains(conf, "gzip_static on;") ||
-		!strings.Contains(conf, "include studio-brotli.con[f];") || string(files["nginx/"+NginxBrotliFile]) == "" {
+	if conf := string(files["edge/nginx/"+NginxFile]); !strings.Contains(conf, "gzip_static on;") ||
+		!strings.Contains(conf, "include studio-brotli.con[f];") || string(files["edge/nginx/"+NginxBrotliFile]) == "" {
 		t.Errorf("nginx: no gzip_static or brotli include:\n%s", conf)
 	}
 
@@ -192,5 +193,29 @@ func TestEdgeFilesWithVariants(t *testing.T) {
 	}
 	if nf, _ := nginxFiles(m, map[string]string{}); nf[NginxBrotliFile] != nil || strings.Contains(string(nf[NginxFile]), "gzip_static") {
 		t.Errorf("nginx serves variants of a bake without them:\n%s", nf[NginxFile])
+	}
+}
+
+// TestReadyFoldersWithoutVariants: the folders deployed as they are to
+// Netlify and Cloudflare Pages hold every file of a bake with variants,
+// and none of the variants: those hosts compress by themselves and would
+// serve a FILE.br as a file of its own.
+func TestReadyFoldersWithoutVariants(t *testing.T) {
+	dir, m := buildtest.PrecompressedBake(t)
+	if err := WriteEdge(dir, m, EdgeOptions{Hosts: []Host{Netlify, Cloudflare}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []Host{Netlify, Cloudflare} {
+		site := filepath.Join(dir, string(h), strings.TrimPrefix(m.BasePath, "/"))
+		for _, f := range m.Files {
+			if _, err := os.Stat(filepath.Join(site, filepath.FromSlash(f.Path))); err != nil {
+				t.Errorf("%s: %v", h, err)
+			}
+			for _, v := range f.Variants {
+				if _, err := os.Stat(filepath.Join(site, filepath.FromSlash(v.Path))); err == nil {
+					t.Errorf("%s/ holds the variant %s", h, v.Path)
+				}
+			}
+		}
 	}
 }

@@ -24,7 +24,7 @@ func nginxBake(t *testing.T) (m *build.Manifest, site, root string, files map[st
 	}
 	files = map[string][]byte{}
 	for name, b := range edge {
-		files[strings.TrimPrefix(name, string(Nginx)+"/")] = b
+		files[strings.TrimPrefix(name, "edge/"+string(Nginx)+"/")] = b
 	}
 	if files[NginxBrotliFile] == nil {
 		t.Fatalf("no %s for a bake with variants", NginxBrotliFile)

@@ -27,6 +27,10 @@ type GateOptions struct {
 	// Secrets says where the KeyValueStore entries the gate reads are kept
 	// (they are never in the bake); read only when the gate needs them.
 	Secrets templates.SecretInput
+	// KeysOnly writes the KeyValueStore entries and nothing else: with
+	// publish --stack, CloudFormation owns the function and the
+	// distribution, and publish puts in the secrets the template never holds.
+	KeysOnly bool
 }
 
 // ErrNoGate says a bake was built without --edge cloudfront.
@@ -39,6 +43,9 @@ func FromBake(dir string, m *build.Manifest, g GateOptions) (Options, error) {
 	code, ok, err := templates.LoadCloudFront(dir)
 	if err != nil {
 		return Options{}, err
+	}
+	if !ok && g.KeysOnly {
+		return Options{KeysOnly: true}, nil // no gate, no secrets to write
 	}
 	if !ok {
 		return Options{}, fmt.Errorf("--function-name: %w in %s; build it with --edge cloudfront", ErrNoGate, dir)
@@ -53,13 +60,16 @@ func FromBake(dir string, m *build.Manifest, g GateOptions) (Options, error) {
 	var kvs map[string]string
 	if info.KVSARN != "" {
 		if kvs, err = templates.GateKVS(info, g.Secrets); err != nil {
+			if g.KeysOnly {
+				return Options{}, fmt.Errorf("--stack: %w", err)
+			}
 			return Options{}, fmt.Errorf("--function-name: %w", err)
 		}
 	}
 	o := Options{Name: g.Name, Code: []byte(code), Comment: "Mastra Studio gate (studiobake), base " + or(m.BasePath, "/"),
 		KVSARN: info.KVSARN, KVS: kvs, ManagedKey: templates.GateOwnsKey, BasePath: m.BasePath,
 		Associate: g.Associate, CacheBehavior: g.CacheBehavior, API: m.API,
-		BucketOrigin: g.BucketOrigin, ReplaceFunctions: g.ReplaceFunctions}
+		BucketOrigin: g.BucketOrigin, ReplaceFunctions: g.ReplaceFunctions, KeysOnly: g.KeysOnly}
 	if g.HeadersPolicy {
 		doc, err := os.ReadFile(filepath.Join(dir, build.EdgeDir, string(templates.CloudFront), templates.HeadersPolicyFile))
 		if err != nil {

@@ -64,6 +64,8 @@ type Options struct {
 	// DryRun reads everything and reports what would change, writing
 	// nothing (no key, function or distribution is touched).
 	DryRun bool
+	// KeysOnly writes the KeyValueStore entries only (GateOptions.KeysOnly).
+	KeysOnly bool
 }
 
 // Result says what a deploy did.
@@ -104,6 +106,9 @@ func (r *Result) Summary(name string) string {
 	if r.DryRun {
 		prefix = "dry run, would be: "
 	}
+	if name == "" { // KeysOnly: the stack owns the function
+		return fmt.Sprintf("key value store: %s%d put, %d deleted", prefix, r.KeysPut, r.KeysDeleted)
+	}
 	return fmt.Sprintf("function %s: %s%s; keys: %d put, %d deleted", name, prefix, strings.Join(did, ", "), r.KeysPut, r.KeysDeleted)
 }
 
@@ -112,6 +117,9 @@ func (r *Result) Summary(name string) string {
 // as an origin, and (with Associate) a distribution whose cache behaviours
 // cannot be set up safely, which it reads without changing.
 func Check(ctx context.Context, c Clients, o Options) error {
+	if o.KeysOnly {
+		return nil
+	}
 	if o.Name == "" || len(o.Code) == 0 {
 		return errors.New("deploy: need a function name and code")
 	}
@@ -139,6 +147,9 @@ func Run(ctx context.Context, c Clients, o Options, out io.Writer) (*Result, err
 		if err := syncKeys(ctx, c.KVS, o, r, out); err != nil {
 			return r, err
 		}
+	}
+	if o.KeysOnly {
+		return r, nil
 	}
 	etag, live, err := ensureFunction(ctx, c.CloudFront, o, r, out)
 	if err != nil {

@@ -2,14 +2,14 @@ export default {
   async fetch(request, env) {
     const url = new URL(request.url);
     const path = url.pathname;
-    if (path === PREFIX || path.startsWith(PREFIX + '/')) {
+    if (PREFIX !== '' && (path === PREFIX || path.startsWith(PREFIX + '/'))) {
       return forward(request, url);
     }
     if (path === BASE + '/refresh-events') {
-      // The page's dev-reload endpoint: answer once, cheaply.
+      // The dev server's reload stream: a 204 tells an EventSource to stop.
       return new Response(null, { status: 204, headers: { 'cache-control': 'no-store' } });
     }
-    if (BASE !== '' && path === '/') {
+    if (PREFIX !== '' && BASE !== '' && path === '/') {
       // Studio's root probe: it shows its "Mastra instance URL" form unless
       // GET / on its own origin answers 2xx.
       return new Response('Mastra Studio is at ' + BASE + '/\n', {
