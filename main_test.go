@@ -139,6 +139,7 @@ func TestBuildErrors(t *testing.T) {
 		{"stack certificate without domain", []string{"--edge", "cloudfront", "--stack-certificate-arn", "arn:aws:acm:us-east-1:123456789012:certificate/abc"}, 1, "needs --stack-domain"},
 		{"stack domain without the stack", []string{"--edge", "netlify", "--stack-domain", "studio.example.com"}, 2, "add --edge cloudfront"},
 		{"stack CloudFront cannot express", []string{"--edge", "cloudfront", "--api-origin", "http://10.0.0.5:4111"}, 1, "CloudFront takes a domain name as origin"},
+		{"unknown precompress level", []string{"--precompress", "max"}, 1, `invalid --precompress "max": want best, fast or off`},
 	}
 	for _, c := range cases {
 		t.Run(c.desc, func(t *testing.T) {
