@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/studiobake/studiobake/build/npm"
 )
@@ -28,9 +29,12 @@ import (
 // a bake's link, say) and counts as missing.
 const variantCacheDir = "precompressed/v1"
 
-// variantCache is nil-safe: without a cache directory every job is compressed.
+// variantCache is nil-safe: without a cache directory every job is
+// compressed. Jobs store their results in parallel; the first failure to
+// write turns the cache off for the rest of the bake.
 type variantCache struct {
-	dir  string
+	mu   sync.Mutex
+	dir  string // "" once turned off
 	warn func(string)
 }
 
@@ -44,18 +48,27 @@ func openVariantCache(cacheDir string, warn func(string)) *variantCache {
 	return &variantCache{dir: filepath.Join(cacheDir, filepath.FromSlash(variantCacheDir)), warn: warn}
 }
 
-func (c *variantCache) usable() bool { return c != nil && c.dir != "" }
+// root is the cache's directory, "" when there is no usable cache.
+func (c *variantCache) root() string {
+	if c == nil {
+		return ""
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dir
+}
 
-func (c *variantCache) path(j *job) string {
-	return filepath.Join(c.dir, j.sum[:2], j.sum+"."+j.codec.tag())
+func entryPath(root string, j *job) string {
+	return filepath.Join(root, j.sum[:2], j.sum+"."+j.codec.tag())
 }
 
 // lookup takes j's result from the cache when the cache has it whole.
 func (c *variantCache) lookup(j *job) {
-	if !c.usable() {
+	root := c.root()
+	if root == "" {
 		return
 	}
-	p := c.path(j)
+	p := entryPath(root, j)
 	b, err := os.ReadFile(p + ".sum")
 	if err != nil {
 		return
@@ -121,16 +134,19 @@ func (c *variantCache) fill(ctx context.Context, site string, jobs []*job, st *P
 // lock takes the cache's lock, or returns nil when there is no usable cache
 // (the bake then compresses without one).
 func (c *variantCache) lock(ctx context.Context) func() {
-	if !c.usable() {
+	root := c.root()
+	if root == "" {
 		return nil
 	}
-	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+	if err := os.MkdirAll(root, 0o755); err != nil {
 		c.disable(err)
 		return nil
 	}
-	unlock, err := npm.LockFile(ctx, filepath.Join(c.dir, ".lock"))
+	unlock, err := npm.LockFile(ctx, filepath.Join(root, ".lock"))
 	if err != nil {
-		c.disable(err)
+		if ctx.Err() == nil { // an interrupted wait is no fault of the cache
+			c.disable(err)
+		}
 		return nil
 	}
 	return unlock
@@ -140,10 +156,11 @@ func (c *variantCache) lock(ctx context.Context) func() {
 // modification time they got. A cache that cannot be written costs only
 // time.
 func (c *variantCache) store(j *job) {
-	if !c.usable() {
+	root := c.root()
+	if root == "" {
 		return
 	}
-	p := c.path(j)
+	p := entryPath(root, j)
 	sum := "none\n"
 	err := os.MkdirAll(filepath.Dir(p), 0o755)
 	if err == nil && j.gain {
@@ -163,10 +180,13 @@ func (c *variantCache) store(j *job) {
 }
 
 func (c *variantCache) disable(err error) {
-	if c.usable() && c.warn != nil {
+	c.mu.Lock()
+	on := c.dir != ""
+	c.dir = ""
+	c.mu.Unlock()
+	if on && c.warn != nil {
 		c.warn(fmt.Sprintf("precompressed variants are not cached (%v): the next bake compresses again", err))
 	}
-	c.dir = ""
 }
 
 // writeAtomic writes p under a temporary name in its directory and renames it.
