@@ -1,6 +1,7 @@
 package cdn
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 	gf "github.com/awslabs/goformation/v7/cloudformation"
 	cfcf "github.com/awslabs/goformation/v7/cloudformation/cloudfront"
 	cfs3 "github.com/awslabs/goformation/v7/cloudformation/s3"
+	"github.com/awslabs/goformation/v7/intrinsics"
 	"gopkg.in/yaml.v3"
 
 	"github.com/studiobake/studiobake/build"
@@ -178,7 +180,35 @@ func uniqueName(kind string) string {
 	return gf.Join("", []string{"studiobake-" + kind + "-", gf.Select(2, gf.Split("/", gf.Ref("AWS::StackId")))})
 }
 
-func stack(o StackOptions) (*gf.Template, error) {
+// template is a CloudFormation template of goformation's typed resources.
+// goformation's own Template type is left out: decoding it registers every
+// resource type of every AWS service, which the linker then keeps (19 MB
+// of studiobake's binary); its resources and intrinsics are what we use.
+type template struct {
+	AWSTemplateFormatVersion string                  `json:"AWSTemplateFormatVersion"`
+	Description              string                  `json:"Description,omitempty"`
+	Parameters               map[string]gf.Parameter `json:"Parameters,omitempty"`
+	Conditions               map[string]any          `json:"Conditions,omitempty"`
+	Resources                map[string]gf.Resource  `json:"Resources"`
+	Outputs                  map[string]gf.Output    `json:"Outputs,omitempty"`
+}
+
+func newTemplate() *template {
+	return &template{AWSTemplateFormatVersion: "2010-09-09", Parameters: map[string]gf.Parameter{},
+		Conditions: map[string]any{}, Resources: map[string]gf.Resource{}, Outputs: map[string]gf.Output{}}
+}
+
+// JSON resolves goformation's encoded intrinsics (Ref, Fn::Join...), as its
+// Template.JSON does.
+func (t *template) JSON() ([]byte, error) {
+	j, err := json.Marshal(t)
+	if err != nil {
+		return nil, err
+	}
+	return intrinsics.ProcessJSON(j, nil)
+}
+
+func stack(o StackOptions) (*template, error) {
 	dist, err := stackDistributionConfig(o)
 	if err != nil {
 		return nil, err
@@ -187,7 +217,7 @@ func stack(o StackOptions) (*gf.Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := gf.NewTemplate()
+	t := newTemplate()
 	t.Description = "Mastra Studio (base path " + or(o.BasePath, "/") + "): private S3 bucket, CloudFront distribution and the studiobake gate"
 	t.Parameters[paramDomain] = gf.Parameter{Type: "String", Default: o.Domain,
 		Description: aws.String("Alternate domain name for Studio (e.g. studio.example.com); empty for the distribution's own name. Needs CertificateArn.")}
@@ -434,7 +464,7 @@ func stackHeadersPolicy(p *types.ResponseHeadersPolicyConfig) (*cfcf.ResponseHea
 }
 
 // stackOutputs are what publish --stack reads, and where Studio is.
-func stackOutputs(t *gf.Template, base string) {
+func stackOutputs(t *template, base string) {
 	prefix := ""
 	if base != "" {
 		prefix = strings.TrimPrefix(base, "/") + "/"
