@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -230,12 +229,23 @@ func checkDirFlags(c *cli.Context) error {
 	return nil
 }
 
-// reportJSON prints the report with --json, also when the run failed partway.
+// reportJSON prints the report with --json, also when the run failed
+// partway: one document, with the error beside what was done.
 func reportJSON(c *cli.Context, o publish.Options, rep *publish.Report, err error) error {
-	if o.JSON && rep != nil {
-		if werr := writeJSONReport(c, rep); werr != nil && err == nil {
-			err = werr
-		}
+	if !o.JSON || rep == nil {
+		return err
+	}
+	keepWarnings(c, rep.Warnings)
+	rep.Warnings = nil
+	doc := struct {
+		*publish.Report
+		Error *jsonError `json:"error,omitempty"`
+	}{Report: rep}
+	if err != nil {
+		doc.Error = errorObject(c, err)
+	}
+	if werr := writeResult(c, err == nil, doc); werr != nil && err == nil {
+		err = werr
 	}
 	return err
 }
@@ -289,12 +299,6 @@ func onTerminal(w any) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-func writeJSONReport(c *cli.Context, v any) error {
-	enc := json.NewEncoder(c.App.Writer)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 func releasesCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "releases",
@@ -307,7 +311,10 @@ func releasesCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			_, err = publish.Releases(c.Context, o)
+			rep, err := publish.Releases(c.Context, o)
+			if err == nil && o.JSON {
+				return writeResult(c, true, rep)
+			}
 			return err
 		},
 	}
