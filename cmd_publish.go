@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 
@@ -81,7 +82,7 @@ func flagKeep() cli.Flag {
 
 func flagMaxDeletes() cli.Flag {
 	return &cli.IntFlag{Name: "max-deletes", Value: publish.DefaultMaxDeletes,
-		Usage: "delete at most `N` objects per run; the rest wait for the next run (0: delete nothing)"}
+		Usage: "delete at most `N` objects per run; the rest wait for the next run (0: delete nothing, -1: no limit)"}
 }
 
 func flagConcurrency() cli.Flag {
@@ -271,8 +272,13 @@ func publishOptions(c *cli.Context) (publish.Options, error) {
 	if c.IsSet("keep-releases") && o.KeepReleases < 1 {
 		return o, fmt.Errorf("invalid --keep-releases %d: keep at least 1", o.KeepReleases)
 	}
-	if o.MaxDeletes == 0 {
+	switch {
+	case o.MaxDeletes == 0:
 		o.MaxDeletes = -1 // the flag's 0 means none; the options' 0 means the default
+	case o.MaxDeletes == -1:
+		o.MaxDeletes = math.MaxInt // no limit, as hugo deploy's -1
+	case o.MaxDeletes < -1:
+		return o, fmt.Errorf("invalid --max-deletes %d: want a count, 0 for none or -1 for no limit", o.MaxDeletes)
 	}
 	if c.IsSet("lock-timeout") && o.LockTimeout <= 0 {
 		o.LockTimeout = -1 // the flag's 0 stops at once; the options' 0 means the default
