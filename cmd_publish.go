@@ -120,8 +120,12 @@ func awsFlags() []cli.Flag {
 	return []cli.Flag{flagBucket(), flagPrefix(), flagProfile(), flagRegion(), flagEndpoint(), flagPathStyle(), flagTimeout()}
 }
 
+func flagQuiet() cli.Flag {
+	return &cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but warnings and errors"}
+}
+
 func applyFlags() []cli.Flag {
-	return []cli.Flag{flagDistribution(), flagWait(), flagDry(), flagKeep(), flagMaxDeletes(), flagConcurrency(),
+	return []cli.Flag{flagQuiet(), flagDistribution(), flagWait(), flagDry(), flagKeep(), flagMaxDeletes(), flagConcurrency(),
 		flagLockTimeout(), flagVerbose(), flagJSON()}
 }
 
@@ -310,6 +314,7 @@ func releasesCommand() *cli.Command {
 		Name:  "releases",
 		Usage: "list published releases (newest, the live one, first)",
 		Flags: append(awsFlags(), flagJSON(),
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the live release's id (nothing when none is live)"},
 			&cli.StringFlag{Name: "dir", EnvVars: []string{"STUDIOBAKE_DIR"}, Value: "dist",
 				Usage: "derive the prefix from the bake in `DIR` when --prefix is not given"}),
 		Action: func(c *cli.Context) error {
@@ -317,11 +322,21 @@ func releasesCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			quiet := c.Bool("quiet") && !o.JSON
+			o.JSON = o.JSON || quiet // no table: the document or the id
 			rep, err := publish.Releases(c.Context, o)
-			if err == nil && o.JSON {
+			switch {
+			case err != nil:
+				return err
+			case quiet:
+				if rep.Live != "" {
+					_, err = fmt.Fprintln(c.App.Writer, rep.Live)
+				}
+				return err
+			case o.JSON:
 				return writeResult(c, true, rep)
 			}
-			return err
+			return nil
 		},
 	}
 }
