@@ -205,7 +205,8 @@ func runPublish(c *cli.Context) error {
 
 // checkDirFlags refuses build settings next to --dir: publish --dir
 // publishes that bake as it is, so they would silently do nothing. Values
-// from the config file are left alone: it holds every command's settings.
+// from the config file and STUDIOBAKE_* variables are left alone: they hold
+// every command's settings (a CI job sets them for all its steps).
 func checkDirFlags(c *cli.Context) error {
 	if !c.IsSet("dir") {
 		return nil
@@ -223,7 +224,7 @@ func checkDirFlags(c *cli.Context) error {
 	var ignored []string
 	for _, f := range buildFlags() {
 		name := f.Names()[0]
-		if _, fromFile := configOrigin(c, name); !own[name] && name != "quiet" && c.IsSet(name) && !fromFile {
+		if _, fromFile := configOrigin(c, name); !own[name] && name != "quiet" && c.IsSet(name) && !fromFile && !envSet(f) {
 			ignored = append(ignored, "--"+name)
 		}
 	}

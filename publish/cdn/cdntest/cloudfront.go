@@ -109,6 +109,10 @@ var creds = credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")
 
 // Client is the SDK's CloudFront client pointed at the fake, without
 // retries so that a test sees each answer.
+// URL is the fake's endpoint, for a studiobake process pointed at it with
+// AWS_ENDPOINT_URL_CLOUDFRONT.
+func (f *CloudFront) URL() string { return f.srv.URL }
+
 func (f *CloudFront) Client() *cloudfront.Client {
 	return cloudfront.New(cloudfront.Options{BaseEndpoint: aws.String(f.srv.URL), Region: "us-east-1",
 		Credentials: creds, RetryMaxAttempts: 1, HTTPClient: f.srv.Client()})
