@@ -52,6 +52,18 @@ func warn(c *cli.Context, msg string) {
 	c.App.Metadata[metaWarnings] = append(ws, msg)
 }
 
+// keepWarnings adds warnings a package already printed to the --json
+// document.
+func keepWarnings(c *cli.Context, ws []string) {
+	prev, _ := c.App.Metadata[metaWarnings].([]string)
+	c.App.Metadata[metaWarnings] = append(prev, ws...)
+}
+
+// errorObject is the --json error of a run that failed after it started.
+func errorObject(c *cli.Context, err error) *jsonError {
+	return &jsonError{Code: errorCode(err, c.Context.Err() != nil), Message: err.Error(), Setting: settingOf(err.Error())}
+}
+
 func warnings(app *cli.App) []string {
 	ws, _ := app.Metadata[metaWarnings].([]string)
 	return append([]string{}, ws...)

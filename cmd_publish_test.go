@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,6 +90,7 @@ func TestPublishInvalidValues(t *testing.T) {
 	cases := []struct{ desc, flag, value, want string }{
 		{"bucket name too short", "--bucket", "ab", `invalid --bucket "ab"`},
 		{"no release kept", "--keep-releases", "0", `invalid --keep-releases 0`},
+		{"negative delete cap", "--max-deletes", "-2", `invalid --max-deletes -2: want a count, 0 for none or -1 for no limit`},
 	}
 	for _, c := range cases {
 		args := []string{"publish", "--dir", t.TempDir(), c.flag, c.value}
@@ -139,5 +141,18 @@ func TestPublishStackCLI(t *testing.T) {
 				t.Errorf("the conflict was found after asking CloudFormation")
 			}
 		})
+	}
+}
+
+// TestMaxDeletes: -1 is no limit (as hugo deploy), 0 deletes nothing, a
+// count caps, and the default applies when unset.
+func TestMaxDeletes(t *testing.T) {
+	for flag, want := range map[string]int{"-1": math.MaxInt, "0": -1, "5": 5} {
+		if got := parsePublish(t, "--bucket", "my-studio", "--max-deletes", flag).MaxDeletes; got != want {
+			t.Errorf("--max-deletes %s: MaxDeletes %d, want %d", flag, got, want)
+		}
+	}
+	if got := parsePublish(t, "--bucket", "my-studio").MaxDeletes; got != publish.DefaultMaxDeletes {
+		t.Errorf("default MaxDeletes %d", got)
 	}
 }

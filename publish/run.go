@@ -73,6 +73,11 @@ func connect(ctx context.Context, o *Options, prefix, op string) (*runner, error
 	if r.cdn.CloudFront != nil && o.DistributionID != "" {
 		r.cf = &cdn.Invalidator{API: r.cdn.CloudFront, Distribution: o.DistributionID, Backoff: o.retryBackoff,
 			Poll: o.pollInterval, Note: r.rep.linef, Verbose: r.rep.verbosef, Requests: &r.result.Requests.Invalidation}
+		// What runs after the upload is checked before it: the
+		// distribution exists and these credentials can read it.
+		if err := cdn.Reachable(ctx, r.cdn.CloudFront, o.DistributionID); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
 }

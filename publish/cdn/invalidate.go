@@ -145,3 +145,18 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// DistributionReader reads a distribution's configuration.
+type DistributionReader interface {
+	GetDistributionConfig(ctx context.Context, in *cloudfront.GetDistributionConfigInput, optFns ...func(*cloudfront.Options)) (*cloudfront.GetDistributionConfigOutput, error)
+}
+
+// Reachable reads the distribution once, so that a wrong id or credentials
+// without CloudFront access fail before publish writes anything, not after
+// the release is live.
+func Reachable(ctx context.Context, api DistributionReader, id string) error {
+	if _, err := api.GetDistributionConfig(ctx, &cloudfront.GetDistributionConfigInput{Id: &id}); err != nil {
+		return fmt.Errorf("--distribution-id %s: cannot read the distribution, so nothing was changed: %w", id, err)
+	}
+	return nil
+}
