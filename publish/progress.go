@@ -4,12 +4,25 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"time"
 
+	"golang.org/x/term"
+
 	"github.com/studiobake/studiobake/internal/human"
 )
+
+// termCols is the width of the terminal w is, else 80.
+func termCols(w io.Writer) int {
+	if f, ok := w.(*os.File); ok {
+		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
+			return cols
+		}
+	}
+	return 80
+}
 
 // progressEvery spaces the redraws of the progress line: ten a second is
 // smooth to read and costs nothing next to the uploads.
@@ -28,6 +41,7 @@ type progress struct {
 	total, sent int64
 	start, last time.Time
 	shown       int // width of the line on screen; 0 when none
+	cols        int // of the terminal: a longer line would wrap and not be redrawn in place
 }
 
 func (p *progress) line() string {
@@ -35,7 +49,7 @@ func (p *progress) line() string {
 	if p.total > 0 {
 		frac = min(float64(p.sent)/float64(p.total), 1) // upload caps each file: a guard
 	}
-	const cells = 20
+	const cells = 16
 	fill := int(frac * cells)
 	verb := "uploading"
 	if p.done == p.files {
@@ -56,6 +70,9 @@ func (p *progress) draw(force bool) {
 	}
 	p.last = time.Now()
 	s := p.line()
+	if p.cols > 1 && len(s) >= p.cols {
+		s = s[:p.cols-1]
+	}
 	fmt.Fprintf(p.w, "\r%s%s", s, strings.Repeat(" ", max(p.shown-len(s), 0)))
 	p.shown = len(s)
 }

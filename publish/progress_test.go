@@ -38,7 +38,7 @@ type frame struct {
 	line        string
 }
 
-var frameLine = regexp.MustCompile(`^(uploading|uploaded) (\d+)/(\d+) (\w+) files \[[= ]{20}\] +(\d+)% ` +
+var frameLine = regexp.MustCompile(`^(uploading|uploaded) (\d+)/(\d+) (\w+) files \[[= ]{16}\] +(\d+)% ` +
 	`(\d+(?:\.\d)? (?:B|KiB|MiB)) of (\d+(?:\.\d)? (?:B|KiB|MiB))`)
 
 // frames splits terminal output into the progress lines drawn for phase.

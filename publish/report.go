@@ -146,7 +146,7 @@ func (r *reporter) startUploads(phase Phase, files int, bytes int64) {
 		fmt.Fprintf(r.w, "uploading %d %s files (%s)\n", files, phase, human.Bytes(bytes))
 	}
 	if r.bar && files > 0 {
-		r.cur = &progress{w: r.w, phase: phase, files: files, total: bytes, start: time.Now()}
+		r.cur = &progress{w: r.w, phase: phase, files: files, total: bytes, start: time.Now(), cols: termCols(r.w)}
 		r.cur.draw(true)
 	}
 }
