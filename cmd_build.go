@@ -9,7 +9,6 @@ import (
 
 	"github.com/studiobake/studiobake/build"
 	"github.com/studiobake/studiobake/env"
-	"github.com/studiobake/studiobake/internal/human"
 	"github.com/urfave/cli/v2"
 )
 
@@ -212,7 +211,7 @@ func printBakeSummary(w io.Writer, r *build.Result) {
 }
 
 func summaryLine(r *build.Result) string {
-	return fmt.Sprintf("baked %d files (%s) into %s in %s", r.Files, human.Bytes(r.Bytes), r.Site,
+	return fmt.Sprintf("baked %d files (%s) into %s in %s", r.Files, build.HumanBytes(r.Bytes), r.Site,
 		r.Duration.Round(time.Millisecond))
 }
 
@@ -241,7 +240,7 @@ func downloadProgress(w io.Writer, quiet bool) func(done, total int64) {
 			return
 		}
 		last = time.Now()
-		fmt.Fprintf(w, "\rfetching mastra: %s / %s", human.Bytes(done), human.Bytes(total))
+		fmt.Fprintf(w, "\rfetching mastra: %s / %s", build.HumanBytes(done), build.HumanBytes(total))
 		if done == total {
 			fmt.Fprintln(w)
 		}

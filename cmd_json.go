@@ -13,7 +13,7 @@ import (
 )
 
 // JSONSchemaVersion is the version of every --json document's shape. The
-// shapes are in schema/output.schema.json; a change that breaks a reader
+// shapes are in studiobake-output.schema.json; a change that breaks a reader
 // bumps it.
 const JSONSchemaVersion = 1
 

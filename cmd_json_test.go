@@ -13,13 +13,13 @@ import (
 	"github.com/studiobake/studiobake/publish/s3test"
 )
 
-// outputSchema is schema/output.schema.json, compiled once.
+// outputSchema is studiobake-output.schema.json, compiled once.
 func outputSchema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
 	c := jsonschema.NewCompiler()
-	s, err := c.Compile(filepath.Join("schema", "output.schema.json"))
+	s, err := c.Compile("studiobake-output.schema.json")
 	if err != nil {
-		t.Fatalf("schema/output.schema.json: %v", err)
+		t.Fatalf("studiobake-output.schema.json: %v", err)
 	}
 	return s
 }
@@ -41,7 +41,7 @@ func validOutput(t *testing.T, s *jsonschema.Schema, stdout string) map[string]a
 		t.Fatal(err)
 	}
 	if err := s.Validate(inst); err != nil {
-		t.Fatalf("output does not match schema/output.schema.json: %v\n%s", err, stdout)
+		t.Fatalf("output does not match studiobake-output.schema.json: %v\n%s", err, stdout)
 	}
 	return doc.(map[string]any)
 }

@@ -50,12 +50,12 @@ func readmeCIExample(t *testing.T) (config string, commands [][]string) {
 // file and commands as written, against versitygw (the bucket), the test
 // CloudFront API (the distribution, through the SDK's endpoint variable)
 // and `studiobake serve` in place of the CDN for check. Every --json
-// document must match schema/output.schema.json.
+// document must match studiobake-output.schema.json.
 func TestREADMECIExample(t *testing.T) {
 	config, commands := readmeCIExample(t)
 	src := studioSource(t)
 	bin := studiobakeBin(t)
-	schema, err := jsonschema.NewCompiler().Compile(filepath.Join("..", "schema", "output.schema.json"))
+	schema, err := jsonschema.NewCompiler().Compile(filepath.Join("..", "studiobake-output.schema.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

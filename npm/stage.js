@@ -73,7 +73,7 @@ for (const f of ['bin/studiobake.js', 'README.md']) {
 }
 // The JSON Schemas of studiobake.toml (for editors: #:schema
 // ./node_modules/studiobake/studiobake.schema.json) and of --json output.
-for (const f of ['studiobake.schema.json', 'schema/output.schema.json']) {
+for (const f of ['studiobake.schema.json', 'studiobake-output.schema.json']) {
   write(path.join(out, path.basename(f)), fs.readFileSync(path.join(src, '..', '..', f)));
 }
 fs.chmodSync(path.join(out, 'bin/studiobake.js'), 0o755);

@@ -3,6 +3,7 @@ package publish
 import (
 	"context"
 	"fmt"
+	"github.com/studiobake/studiobake/build"
 	"io"
 	"os"
 	"strings"
@@ -10,8 +11,6 @@ import (
 	"time"
 
 	"golang.org/x/term"
-
-	"github.com/studiobake/studiobake/internal/human"
 )
 
 // termCols is the width of the terminal w is, else 80.
@@ -33,7 +32,7 @@ const progressEvery = 100 * time.Millisecond
 // it moves while one large file is in flight), and the rate. It is drawn by
 // hand rather than with a bar library because lines from other goroutines
 // (retries, notes) must clear and redraw it, and because sizes must read
-// as they do everywhere else (human.Bytes).
+// as they do everywhere else (build.HumanBytes).
 type progress struct {
 	w           io.Writer
 	phase       Phase
@@ -56,9 +55,9 @@ func (p *progress) line() string {
 		verb = "uploaded"
 	}
 	s := fmt.Sprintf("%s %d/%d %s files [%s%s] %3d%% %s of %s", verb, p.done, p.files, p.phase,
-		strings.Repeat("=", fill), strings.Repeat(" ", cells-fill), int(frac*100), human.Bytes(p.sent), human.Bytes(p.total))
+		strings.Repeat("=", fill), strings.Repeat(" ", cells-fill), int(frac*100), build.HumanBytes(p.sent), build.HumanBytes(p.total))
 	if secs := time.Since(p.start).Seconds(); secs >= 1 {
-		s += fmt.Sprintf(", %s/s", human.Bytes(int64(float64(p.sent)/secs)))
+		s += fmt.Sprintf(", %s/s", build.HumanBytes(int64(float64(p.sent)/secs)))
 	}
 	return s
 }

@@ -4,14 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/studiobake/studiobake/build"
 	"io"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-
-	"github.com/studiobake/studiobake/internal/human"
 )
 
 // Requests counts the requests of each kind a run made (SDK retries of one
@@ -143,7 +142,7 @@ func (r *reporter) startUploads(phase Phase, files int, bytes int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.bar && !r.verbose {
-		fmt.Fprintf(r.w, "uploading %d %s files (%s)\n", files, phase, human.Bytes(bytes))
+		fmt.Fprintf(r.w, "uploading %d %s files (%s)\n", files, phase, build.HumanBytes(bytes))
 	}
 	if r.bar && files > 0 {
 		r.cur = &progress{w: r.w, phase: phase, files: files, total: bytes, start: time.Now(), cols: termCols(r.w)}
@@ -177,7 +176,7 @@ func (r *reporter) uploaded(a Action, rest int64) {
 		r.cur.draw(false) // endUploads draws the last state
 	}
 	r.mu.Unlock()
-	r.verbosef("upload %s (%s, %s)", a.Path, a.Reason, human.Bytes(a.Size))
+	r.verbosef("upload %s (%s, %s)", a.Path, a.Reason, build.HumanBytes(a.Size))
 }
 
 // endUploads leaves the progress line as it stands (at 100% when every file

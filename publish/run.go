@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/studiobake/studiobake/build"
 	"os"
 	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/studiobake/studiobake/internal/human"
 	"github.com/studiobake/studiobake/publish/cdn"
 )
 
@@ -383,7 +383,7 @@ func (r *runner) summary(st *state) string {
 		uploaded, deleted = "to upload", "to delete"
 	}
 	s := fmt.Sprintf("%s: release %s: %d %s (%s), %d unchanged, %d kept, %d %s",
-		loc, st.rec.ID, len(c.Uploads), uploaded, human.Bytes(c.UploadBytes()), len(c.Unchanged), len(c.Kept), len(c.Deletes), deleted)
+		loc, st.rec.ID, len(c.Uploads), uploaded, build.HumanBytes(c.UploadBytes()), len(c.Unchanged), len(c.Kept), len(c.Deletes), deleted)
 	if len(c.Deferred) > 0 {
 		s += fmt.Sprintf(", %d deletions deferred (--max-deletes)", len(c.Deferred))
 	}

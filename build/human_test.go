@@ -1,8 +1,8 @@
-package human
+package build
 
 import "testing"
 
-func TestBytes(t *testing.T) {
+func TestHumanBytes(t *testing.T) {
 	for _, c := range []struct {
 		desc string
 		n    int64
@@ -13,8 +13,8 @@ func TestBytes(t *testing.T) {
 		{"Studio's large chunk, binary", 7654321, "7.3 MiB"},
 		{"gibibytes", 3 << 30, "3.0 GiB"},
 	} {
-		if got := Bytes(c.n); got != c.want {
-			t.Errorf("%s: Bytes(%d) = %q, want %q", c.desc, c.n, got, c.want)
+		if got := HumanBytes(c.n); got != c.want {
+			t.Errorf("%s: HumanBytes(%d) = %q, want %q", c.desc, c.n, got, c.want)
 		}
 	}
 }
