@@ -55,6 +55,7 @@ type CloudFront struct {
 	distETag string
 	kvs      map[string]string
 	kvsETag  string
+	kvsARNs  []string // the store of each UpdateKeys, in order
 	policies map[string]*fakePolicy
 	batches  []Batch
 	polls    map[string]int // polls left per invalidation
@@ -184,6 +185,14 @@ func (f *CloudFront) KVS() map[string]string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return maps.Clone(f.kvs)
+}
+
+// KVSWrites lists the store ARN of each UpdateKeys call, in order: the
+// fake keeps one store's entries, so a test checks where they went here.
+func (f *CloudFront) KVSWrites() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.kvsARNs)
 }
 
 // SetKey writes a KeyValueStore entry directly.
@@ -542,6 +551,7 @@ func (f *CloudFront) serveKVS(w http.ResponseWriter, r *http.Request, path strin
 		json.NewEncoder(w).Encode(map[string]any{"Items": items})
 	default:
 		f.calls["UpdateKeys"]++
+		f.kvsARNs = append(f.kvsARNs, arn)
 		if r.Header.Get("If-Match") != f.kvsETag {
 			w.WriteHeader(409)
 			json.NewEncoder(w).Encode(map[string]string{"__type": "ConflictException", "message": "stale ETag"})
