@@ -9,6 +9,7 @@ import (
 
 	"github.com/studiobake/studiobake/build"
 	"github.com/studiobake/studiobake/env"
+	"github.com/studiobake/studiobake/internal/human"
 	"github.com/urfave/cli/v2"
 )
 
@@ -211,18 +212,8 @@ func printBakeSummary(w io.Writer, r *build.Result) {
 }
 
 func summaryLine(r *build.Result) string {
-	return fmt.Sprintf("baked %d files (%s) into %s in %s", r.Files, humanBytes(r.Bytes), r.Site,
+	return fmt.Sprintf("baked %d files (%s) into %s in %s", r.Files, human.Bytes(r.Bytes), r.Site,
 		r.Duration.Round(time.Millisecond))
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 func orUnknown(s string) string {
@@ -250,7 +241,7 @@ func downloadProgress(w io.Writer, quiet bool) func(done, total int64) {
 			return
 		}
 		last = time.Now()
-		fmt.Fprintf(w, "\rfetching mastra: %s / %s", humanBytes(done), humanBytes(total))
+		fmt.Fprintf(w, "\rfetching mastra: %s / %s", human.Bytes(done), human.Bytes(total))
 		if done == total {
 			fmt.Fprintln(w)
 		}

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/studiobake/studiobake/internal/human"
 	"github.com/studiobake/studiobake/publish/cdn"
 )
 
@@ -53,7 +54,7 @@ func connect(ctx context.Context, o *Options, prefix, op string) (*runner, error
 		if err != nil {
 			return nil, err
 		}
-		client, err := newS3Client(ctx, &cfg, o.AWS, o.Bucket)
+		client, err := newS3Client(ctx, &cfg, o.AWS, o.Bucket, r.rep.retrying)
 		if err != nil {
 			return nil, err
 		}
@@ -382,7 +383,7 @@ func (r *runner) summary(st *state) string {
 		uploaded, deleted = "to upload", "to delete"
 	}
 	s := fmt.Sprintf("%s: release %s: %d %s (%s), %d unchanged, %d kept, %d %s",
-		loc, st.rec.ID, len(c.Uploads), uploaded, humanBytes(c.UploadBytes()), len(c.Unchanged), len(c.Kept), len(c.Deletes), deleted)
+		loc, st.rec.ID, len(c.Uploads), uploaded, human.Bytes(c.UploadBytes()), len(c.Unchanged), len(c.Kept), len(c.Deletes), deleted)
 	if len(c.Deferred) > 0 {
 		s += fmt.Sprintf(", %d deletions deferred (--max-deletes)", len(c.Deferred))
 	}

@@ -606,3 +606,21 @@ func TestGateStoreAtDeploy(t *testing.T) {
 		}
 	}
 }
+
+// TestFunctionUnreachableRefusedBeforeUpload: credentials that cannot read
+// the function fail the publish before its first write, not after go-live.
+func TestFunctionUnreachableRefusedBeforeUpload(t *testing.T) {
+	store := newFakeStore()
+	f := startCloudFront(t)
+	f.DenyFunctions = true
+	_, err := publishFake(t, store, testBake{basePath: "/agents", version: "1", gate: true}.write(t), withCDN(store, f, false),
+		func(o *Options) { o.Bucket, o.Gate = "studio", &cdn.GateOptions{Name: "studio-gate"} })
+	if err == nil || !strings.Contains(err.Error(), "--function-name studio-gate: cannot read the function, so nothing was changed") {
+		t.Fatalf("err = %v", err)
+	}
+	for _, op := range store.ops {
+		if !strings.HasPrefix(op, "list") {
+			t.Errorf("%s before the refusal", op)
+		}
+	}
+}

@@ -40,6 +40,9 @@ const DistributionID = "E123"
 type CloudFront struct {
 	// DenyTests answers TestFunction with AccessDenied.
 	DenyTests bool
+	// DenyFunctions answers every request about functions with
+	// AccessDenied, as for credentials without cloudfront:*Function*.
+	DenyFunctions bool
 	// Busy answers this many CreateInvalidation calls with
 	// TooManyInvalidationsInProgress; Pending is how many polls of a new
 	// invalidation answer InProgress before Completed.
@@ -255,6 +258,8 @@ func (f *CloudFront) serve(w http.ResponseWriter, r *http.Request) {
 		f.serveInvalidation(w, r, strings.TrimPrefix(path, dist+"/invalidation"), body)
 	case strings.HasPrefix(path, "/2020-05-31/distribution/"):
 		xmlError(w, 404, "NoSuchDistribution", "unknown "+r.Method+" "+path)
+	case strings.HasPrefix(path, "/2020-05-31/function") && f.DenyFunctions:
+		xmlError(w, 403, "AccessDenied", "not authorized to use functions")
 	case strings.HasPrefix(path, "/2020-05-31/function"):
 		f.serveFunction(w, r, path, body)
 	default:
