@@ -163,6 +163,20 @@ func TestPublishToStackStore(t *testing.T) {
 			}
 		})
 	}
+	// A store these credentials cannot read stops the publish before its
+	// first write: after go-live its keys could not be written.
+	store.reset()
+	f.DenyKVS = true
+	_, err := publishFake(t, store, bake, withStack(store, f, stacks, "studio"), func(o *Options) {
+		o.Gate = &cdn.GateOptions{KeysOnly: true, Secrets: secrets}
+	})
+	if err == nil || !strings.Contains(err.Error(), "the stack's KeyValueStore "+stackKVS+": cannot read the KeyValueStore, so nothing was changed") {
+		t.Errorf("unreadable store: err = %v", err)
+	}
+	if len(store.ops) != 0 {
+		t.Errorf("%d store operations before the refusal", len(store.ops))
+	}
+	f.DenyKVS = false
 	// The same store given twice is no conflict.
 	mustPublish(t, store, bake, withStack(store, f, stacks, "studio"), func(o *Options) {
 		o.Gate = &cdn.GateOptions{KeysOnly: true, Secrets: secrets, KVSARN: stackKVS}

@@ -43,6 +43,8 @@ type CloudFront struct {
 	// DenyFunctions answers every request about functions with
 	// AccessDenied, as for credentials without cloudfront:*Function*.
 	DenyFunctions bool
+	// DenyKVS answers every KeyValueStore request with AccessDenied.
+	DenyKVS bool
 	// Busy answers this many CreateInvalidation calls with
 	// TooManyInvalidationsInProgress; Pending is how many polls of a new
 	// invalidation answer InProgress before Completed.
@@ -248,6 +250,10 @@ func (f *CloudFront) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	dist := "/2020-05-31/distribution/" + DistributionID
 	switch {
+	case strings.HasPrefix(path, "/key-value-stores/") && f.DenyKVS:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(403)
+		json.NewEncoder(w).Encode(map[string]string{"__type": "AccessDeniedException", "message": "not authorized to use this store"})
 	case strings.HasPrefix(path, "/key-value-stores/"):
 		f.serveKVS(w, r, path, body)
 	case strings.HasPrefix(path, "/2020-05-31/response-headers-policy"):
