@@ -221,6 +221,9 @@ func checkDirFlags(c *cli.Context) error {
 	for _, f := range functionFlags() {
 		own[f.Names()[0]] = true
 	}
+	for _, name := range deployFlags {
+		own[name] = true
+	}
 	var ignored []string
 	for _, f := range buildFlags() {
 		name := f.Names()[0]
@@ -297,7 +300,7 @@ func publishOptions(c *cli.Context) (publish.Options, error) {
 	}
 	if o.Stack != "" && o.Gate == nil {
 		// The stack owns the function; publish writes its secrets.
-		o.Gate = &cdn.GateOptions{KeysOnly: true, Secrets: secretInput(c)}
+		o.Gate = &cdn.GateOptions{KeysOnly: true, Secrets: secretInput(c), KVSARN: c.String("kvs-arn")}
 	}
 	if err := o.Validate(); err != nil {
 		return o, err

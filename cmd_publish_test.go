@@ -104,19 +104,26 @@ func TestPublishInvalidValues(t *testing.T) {
 	}
 }
 
-// TestPublishStackCLI: publish --stack reads the stack through the SDK's
-// CloudFormation client (its endpoint from AWS_ENDPOINT_URL_CLOUDFORMATION)
-// before baking; a stack publish cannot use, or --stack beside what it
-// says, fails with exit 1 and nothing baked or uploaded.
-func TestPublishStackCLI(t *testing.T) {
+// fakeStacksEnv starts the fake CloudFormation and points the SDK's
+// default configuration at it, with test credentials and no profile.
+func fakeStacksEnv(t *testing.T) *cdntest.Stacks {
 	stacks := cdntest.NewStacks(t)
-	stacks.Put("other", cdntest.Stack{Outputs: map[string]string{"WebsiteURL": "https://example.com"}})
 	t.Setenv("AWS_ENDPOINT_URL_CLOUDFORMATION", stacks.URL)
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	return stacks
+}
+
+// TestPublishStackCLI: publish --stack reads the stack through the SDK's
+// CloudFormation client (its endpoint from AWS_ENDPOINT_URL_CLOUDFORMATION)
+// before baking; a stack publish cannot use, or --stack beside what it
+// says, fails with exit 1 and nothing baked or uploaded.
+func TestPublishStackCLI(t *testing.T) {
+	stacks := fakeStacksEnv(t)
+	stacks.Put("other", cdntest.Stack{Outputs: map[string]string{"WebsiteURL": "https://example.com"}})
 	for _, c := range []struct {
 		desc string
 		args []string

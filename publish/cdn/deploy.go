@@ -119,7 +119,9 @@ func (r *Result) Summary(name string) string {
 // cannot be set up safely, which it reads without changing.
 func Check(ctx context.Context, c Clients, o Options) error {
 	if o.KeysOnly {
-		return nil
+		// The stack's store gets its keys after go-live: a store these
+		// credentials cannot read would leave a gate that denies everyone.
+		return storeReachable(ctx, c, o, "the stack's KeyValueStore")
 	}
 	if o.Name == "" || len(o.Code) == 0 {
 		return errors.New("deploy: need a function name and code")
@@ -235,10 +237,15 @@ func reachable(ctx context.Context, c Clients, o Options) error {
 	if err != nil && !isNotFound(err) {
 		return fmt.Errorf("--function-name %s: cannot read the function, so nothing was changed: %w", o.Name, err)
 	}
-	if o.KVSARN != "" && c.KVS != nil {
-		if _, err := c.KVS.DescribeKeyValueStore(ctx, &cloudfrontkeyvaluestore.DescribeKeyValueStoreInput{KvsARN: &o.KVSARN}); err != nil {
-			return fmt.Errorf("--kvs-arn %s: cannot read the KeyValueStore, so nothing was changed: %w", o.KVSARN, err)
-		}
+	return storeReachable(ctx, c, o, "--kvs-arn")
+}
+
+func storeReachable(ctx context.Context, c Clients, o Options, what string) error {
+	if o.KVSARN == "" || c.KVS == nil {
+		return nil
+	}
+	if _, err := c.KVS.DescribeKeyValueStore(ctx, &cloudfrontkeyvaluestore.DescribeKeyValueStoreInput{KvsARN: &o.KVSARN}); err != nil {
+		return fmt.Errorf("%s %s: cannot read the KeyValueStore, so nothing was changed: %w", what, o.KVSARN, err)
 	}
 	return nil
 }

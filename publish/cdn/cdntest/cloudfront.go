@@ -43,6 +43,8 @@ type CloudFront struct {
 	// DenyFunctions answers every request about functions with
 	// AccessDenied, as for credentials without cloudfront:*Function*.
 	DenyFunctions bool
+	// DenyKVS answers every KeyValueStore request with AccessDenied.
+	DenyKVS bool
 	// Busy answers this many CreateInvalidation calls with
 	// TooManyInvalidationsInProgress; Pending is how many polls of a new
 	// invalidation answer InProgress before Completed.
@@ -58,6 +60,7 @@ type CloudFront struct {
 	distETag string
 	kvs      map[string]string
 	kvsETag  string
+	kvsARNs  []string // the store of each UpdateKeys, in order
 	policies map[string]*fakePolicy
 	batches  []Batch
 	polls    map[string]int // polls left per invalidation
@@ -189,6 +192,14 @@ func (f *CloudFront) KVS() map[string]string {
 	return maps.Clone(f.kvs)
 }
 
+// KVSWrites lists the store ARN of each UpdateKeys call, in order: the
+// fake keeps one store's entries, so a test checks where they went here.
+func (f *CloudFront) KVSWrites() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.kvsARNs)
+}
+
 // SetKey writes a KeyValueStore entry directly.
 func (f *CloudFront) SetKey(k, v string) {
 	f.mu.Lock()
@@ -239,6 +250,10 @@ func (f *CloudFront) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	dist := "/2020-05-31/distribution/" + DistributionID
 	switch {
+	case strings.HasPrefix(path, "/key-value-stores/") && f.DenyKVS:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(403)
+		json.NewEncoder(w).Encode(map[string]string{"__type": "AccessDeniedException", "message": "not authorized to use this store"})
 	case strings.HasPrefix(path, "/key-value-stores/"):
 		f.serveKVS(w, r, path, body)
 	case strings.HasPrefix(path, "/2020-05-31/response-headers-policy"):
@@ -547,6 +562,7 @@ func (f *CloudFront) serveKVS(w http.ResponseWriter, r *http.Request, path strin
 		json.NewEncoder(w).Encode(map[string]any{"Items": items})
 	default:
 		f.calls["UpdateKeys"]++
+		f.kvsARNs = append(f.kvsARNs, arn)
 		if r.Header.Get("If-Match") != f.kvsETag {
 			w.WriteHeader(409)
 			json.NewEncoder(w).Encode(map[string]string{"__type": "ConflictException", "message": "stale ETag"})
