@@ -223,20 +223,10 @@ func printBakeSummary(w io.Writer, r *build.Result) {
 func summaryLine(r *build.Result) string {
 	pre := ""
 	if p := r.Precompressed; p.Variants > 0 {
-		pre = fmt.Sprintf(" + %d precompressed (%s, %d compressed now)", p.Variants, humanBytes(p.Bytes), p.Compressed)
+		pre = fmt.Sprintf(" + %d precompressed (%s, %d compressed now)", p.Variants, build.HumanBytes(p.Bytes), p.Compressed)
 	}
-	return fmt.Sprintf("baked %d files (%s)%s into %s in %s", r.Files, humanBytes(r.Bytes), pre, r.Site,
+	return fmt.Sprintf("baked %d files (%s)%s into %s in %s", r.Files, build.HumanBytes(r.Bytes), pre, r.Site,
 		r.Duration.Round(time.Millisecond))
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 func orUnknown(s string) string {
@@ -264,7 +254,7 @@ func downloadProgress(w io.Writer, quiet bool) func(done, total int64) {
 			return
 		}
 		last = time.Now()
-		fmt.Fprintf(w, "\rfetching mastra: %s / %s", humanBytes(done), humanBytes(total))
+		fmt.Fprintf(w, "\rfetching mastra: %s / %s", build.HumanBytes(done), build.HumanBytes(total))
 		if done == total {
 			fmt.Fprintln(w)
 		}

@@ -25,7 +25,7 @@ func edgeFlags() []cli.Flag {
 		&cli.StringFlag{Name: "auth-realm", Category: cat, EnvVars: []string{"STUDIOBAKE_AUTH_REALM"}, Value: templates.DefaultRealm,
 			Usage: "basic auth `REALM` shown by the browser"},
 		&cli.BoolFlag{Name: "users-in-kvs", Category: cat, EnvVars: []string{"STUDIOBAKE_USERS_IN_KVS"},
-			Usage: "keep basic auth users in the KeyValueStore (--kvs-arn) instead of the function code"},
+			Usage: "keep basic auth users in the KeyValueStore instead of the function code"},
 		&cli.StringFlag{Name: "login-url", Category: cat, EnvVars: []string{"STUDIOBAKE_LOGIN_URL"},
 			Usage: "cookie auth: absolute `URL` that signs viewers in and sets the session cookie"},
 		&cli.StringFlag{Name: "login-return-param", Category: cat, EnvVars: []string{"STUDIOBAKE_LOGIN_RETURN_PARAM"}, Value: templates.DefaultReturnParam,
@@ -36,7 +36,7 @@ func edgeFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "allow-cidr", Category: cat, EnvVars: []string{"STUDIOBAKE_ALLOW_CIDR"},
 			Usage: "ip auth: allow viewers from `CIDR`, IPv4 or IPv6 (repeatable)"},
 		&cli.StringFlag{Name: "kvs-arn", Category: cat, EnvVars: []string{"STUDIOBAKE_KVS_ARN"},
-			Usage: "CloudFront KeyValueStore `ARN` for the cookie secret and --users-in-kvs"},
+			Usage: "an existing CloudFront KeyValueStore `ARN` for the cookie secret and --users-in-kvs (publish --function-name needs it; the stack creates a store without it)"},
 		&cli.StringFlag{Name: "stack-domain", Category: cat, EnvVars: []string{"STUDIOBAKE_STACK_DOMAIN"},
 			Usage: "default of the CloudFormation stack's DomainName parameter: Studio's alternate domain `NAME` (with --stack-certificate-arn)"},
 		&cli.StringFlag{Name: "stack-certificate-arn", Category: cat, EnvVars: []string{"STUDIOBAKE_STACK_CERTIFICATE_ARN"},
@@ -242,8 +242,13 @@ func gateOptions(c *cli.Context) (*cdn.GateOptions, error) {
 	}
 	return &cdn.GateOptions{Name: name, Associate: c.Bool("associate"), CacheBehavior: c.String("cache-behavior"),
 		HeadersPolicy: c.Bool("headers-policy"), BucketOrigin: c.String("bucket-origin"), ReplaceFunctions: c.Bool("replace-functions"),
-		Secrets: secretInput(c)}, nil
+		Secrets: secretInput(c), KVSARN: c.String("kvs-arn")}, nil
 }
+
+// deployFlags are build's flags that publish also reads when it deploys
+// the gate, so they are not ignored next to --dir: the KeyValueStore and
+// the secrets written to it, which are never in the bake.
+var deployFlags = []string{"kvs-arn", "cookie-secret-file", "auth-users", "allow-weak-users"}
 
 // secretInput says where the gate's secrets are kept: build only checks
 // them, publish deploys them and serve feeds them to the gate. There is no

@@ -12,6 +12,7 @@ import (
 
 	"github.com/studiobake/studiobake/build"
 	"github.com/studiobake/studiobake/publish/cdn"
+	"github.com/studiobake/studiobake/publish/cdn/cdntest"
 	"github.com/studiobake/studiobake/templates"
 	"github.com/urfave/cli/v2"
 )
@@ -283,5 +284,47 @@ func TestBuildEdgeOutputs(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join("dist", "cloudflare")); !os.IsNotExist(err) {
 		t.Errorf("dist/cloudflare survived a build without --edge cloudflare: %v", err)
+	}
+}
+
+// TestStoreNamedAtDeploy: a gate that reads a KeyValueStore builds without
+// --kvs-arn (its code names no store): the stack creates the store and
+// names it in an output, and publish --dir takes the store and the
+// secrets when it deploys; a store to write to that nothing names is an
+// error before any upload.
+func TestStoreNamedAtDeploy(t *testing.T) {
+	u, _, _ := templates.NewUser("alice")
+	users := writeFile(t, "users.txt", u.Line()+"\n")
+	secret := writeFile(t, "secret", strings.Repeat("k", 40)+"\n")
+	out := filepath.Join(t.TempDir(), "dist")
+	if code, _, stderr := runCLI(t, "build", "--studio", testTree(t), "-q", "--out", out, "--edge", "cloudfront",
+		"--auth", "basic,cookie", "--auth-users", users, "--users-in-kvs", "--login-url", "https://login.example.com/"); code != 0 {
+		t.Fatalf("build without --kvs-arn: exit %d: %s", code, stderr)
+	}
+	edge := filepath.Join(out, build.EdgeDir, "cloudfront")
+	stack, _ := os.ReadFile(filepath.Join(edge, cdn.StackFile))
+	if !strings.Contains(string(stack), "Type: AWS::CloudFront::KeyValueStore") || !strings.Contains(string(stack), cdn.OutputKVSARN+":") {
+		t.Errorf("stack.yaml creates no KeyValueStore or has no %s output", cdn.OutputKVSARN)
+	}
+	if info, err := templates.ReadFunctionInfo(out); err != nil || info.KVSARN != "" || !info.UsesKVS() {
+		t.Errorf("function.json: %+v %v", info, err)
+	}
+
+	old := map[string]string{cdn.OutputBucket: "studio-b", cdn.OutputPrefix: "/", cdn.OutputDistributionID: "E1"}
+	fakeStacksEnv(t).Put("old", cdntest.Stack{Outputs: old})
+	secrets := []string{"--cookie-secret-file", secret, "--auth-users", users}
+	for _, c := range []struct {
+		desc string
+		args []string
+		want string
+	}{
+		{"stack without the store's output", []string{"--stack", "old"}, `--stack "old" has no output KeyValueStoreArn, which this bake needs`},
+		{"function without a store", []string{"--bucket", "studio-b", "--function-name", "gate"}, "give --kvs-arn ARN"},
+		{"store that is not one", []string{"--bucket", "studio-b", "--function-name", "gate", "--kvs-arn", "kvs-1"}, `invalid --kvs-arn "kvs-1"`},
+	} {
+		code, _, stderr := runCLI(t, append(append([]string{"publish", "--dir", out}, c.args...), secrets...)...)
+		if code != exitError || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, stderr %q; want exit 1 and %q", c.desc, code, stderr, c.want)
+		}
 	}
 }

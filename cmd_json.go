@@ -13,7 +13,7 @@ import (
 )
 
 // JSONSchemaVersion is the version of every --json document's shape. The
-// shapes are in schema/output.schema.json; a change that breaks a reader
+// shapes are in studiobake-output.schema.json; a change that breaks a reader
 // bumps it.
 const JSONSchemaVersion = 1
 
@@ -50,6 +50,18 @@ func warn(c *cli.Context, msg string) {
 	}
 	ws, _ := c.App.Metadata[metaWarnings].([]string)
 	c.App.Metadata[metaWarnings] = append(ws, msg)
+}
+
+// keepWarnings adds warnings a package already printed to the --json
+// document.
+func keepWarnings(c *cli.Context, ws []string) {
+	prev, _ := c.App.Metadata[metaWarnings].([]string)
+	c.App.Metadata[metaWarnings] = append(prev, ws...)
+}
+
+// errorObject is the --json error of a run that failed after it started.
+func errorObject(c *cli.Context, err error) *jsonError {
+	return &jsonError{Code: errorCode(err, c.Context.Err() != nil), Message: err.Error(), Setting: settingOf(err.Error())}
 }
 
 func warnings(app *cli.App) []string {

@@ -10,15 +10,16 @@ import (
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/studiobake/studiobake/publish/s3test"
 )
 
-// outputSchema is schema/output.schema.json, compiled once.
+// outputSchema is studiobake-output.schema.json, compiled once.
 func outputSchema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
 	c := jsonschema.NewCompiler()
-	s, err := c.Compile(filepath.Join("schema", "output.schema.json"))
+	s, err := c.Compile("studiobake-output.schema.json")
 	if err != nil {
-		t.Fatalf("schema/output.schema.json: %v", err)
+		t.Fatalf("studiobake-output.schema.json: %v", err)
 	}
 	return s
 }
@@ -40,7 +41,7 @@ func validOutput(t *testing.T, s *jsonschema.Schema, stdout string) map[string]a
 		t.Fatal(err)
 	}
 	if err := s.Validate(inst); err != nil {
-		t.Fatalf("output does not match schema/output.schema.json: %v\n%s", err, stdout)
+		t.Fatalf("output does not match studiobake-output.schema.json: %v\n%s", err, stdout)
 	}
 	return doc.(map[string]any)
 }
@@ -130,5 +131,36 @@ func TestJSONGolden(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s differs from testdata/golden/json/%s (UPDATE_SNAPSHOTS=1 regenerates it):\n%s", name, name, got)
 		}
+	}
+}
+
+// TestJSONPublishShapes: publish, releases and a failed publish against a
+// real S3 server print documents of the documented shape.
+func TestJSONPublishShapes(t *testing.T) {
+	srv := s3test.Start(t)
+	s3test.Env(t)
+	endpoint := srv.Endpoint
+	s := outputSchema(t)
+	work := t.TempDir()
+	t.Chdir(work)
+	if code, _, stderr := runCLI(t, "build", "-q", "--studio", testTree(t), "--base-path", "/agents"); code != 0 {
+		t.Fatal(stderr)
+	}
+	store := []string{"--bucket", "site", "--endpoint-url", endpoint, "--path-style"}
+	code, stdout, stderr := runCLI(t, append([]string{"publish", "--dir", "dist", "--json"}, store...)...)
+	if code != 0 {
+		t.Fatalf("publish: exit %d %s", code, stderr)
+	}
+	doc := validOutput(t, s, stdout)
+	if doc["result"].(map[string]any)["uploaded"].(float64) < 1 {
+		t.Fatalf("publish uploaded nothing: %s", stdout)
+	}
+	_, stdout, _ = runCLI(t, append([]string{"releases", "--dir", "dist", "--json"}, store...)...)
+	if doc = validOutput(t, s, stdout); doc["live"] == "" || doc["live"] == nil {
+		t.Fatalf("releases names no live release: %s", stdout)
+	}
+	code, stdout, _ = runCLI(t, "publish", "--dir", "dist", "--json", "--bucket", "nope-missing", "--endpoint-url", endpoint, "--path-style")
+	if doc = validOutput(t, s, stdout); code != exitError || doc["ok"] != false || doc["error"] == nil {
+		t.Fatalf("publish to a missing bucket: exit %d %s", code, stdout)
 	}
 }

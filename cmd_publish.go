@@ -1,10 +1,10 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 
@@ -82,7 +82,7 @@ func flagKeep() cli.Flag {
 
 func flagMaxDeletes() cli.Flag {
 	return &cli.IntFlag{Name: "max-deletes", Value: publish.DefaultMaxDeletes,
-		Usage: "delete at most `N` objects per run; the rest wait for the next run (0: delete nothing)"}
+		Usage: "delete at most `N` objects per run; the rest wait for the next run (0: delete nothing, -1: no limit)"}
 }
 
 func flagConcurrency() cli.Flag {
@@ -120,8 +120,12 @@ func awsFlags() []cli.Flag {
 	return []cli.Flag{flagBucket(), flagPrefix(), flagProfile(), flagRegion(), flagEndpoint(), flagPathStyle(), flagTimeout()}
 }
 
+func flagQuiet() cli.Flag {
+	return &cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but warnings and errors"}
+}
+
 func applyFlags() []cli.Flag {
-	return []cli.Flag{flagDistribution(), flagWait(), flagDry(), flagKeep(), flagMaxDeletes(), flagConcurrency(),
+	return []cli.Flag{flagQuiet(), flagDistribution(), flagWait(), flagDry(), flagKeep(), flagMaxDeletes(), flagConcurrency(),
 		flagLockTimeout(), flagVerbose(), flagJSON()}
 }
 
@@ -201,7 +205,8 @@ func runPublish(c *cli.Context) error {
 
 // checkDirFlags refuses build settings next to --dir: publish --dir
 // publishes that bake as it is, so they would silently do nothing. Values
-// from the config file are left alone: it holds every command's settings.
+// from the config file and STUDIOBAKE_* variables are left alone: they hold
+// every command's settings (a CI job sets them for all its steps).
 func checkDirFlags(c *cli.Context) error {
 	if !c.IsSet("dir") {
 		return nil
@@ -216,10 +221,13 @@ func checkDirFlags(c *cli.Context) error {
 	for _, f := range functionFlags() {
 		own[f.Names()[0]] = true
 	}
+	for _, name := range deployFlags {
+		own[name] = true
+	}
 	var ignored []string
 	for _, f := range buildFlags() {
 		name := f.Names()[0]
-		if _, fromFile := configOrigin(c, name); !own[name] && name != "quiet" && c.IsSet(name) && !fromFile {
+		if _, fromFile := configOrigin(c, name); !own[name] && name != "quiet" && c.IsSet(name) && !fromFile && !envSet(f) {
 			ignored = append(ignored, "--"+name)
 		}
 	}
@@ -230,12 +238,23 @@ func checkDirFlags(c *cli.Context) error {
 	return nil
 }
 
-// reportJSON prints the report with --json, also when the run failed partway.
+// reportJSON prints the report with --json, also when the run failed
+// partway: one document, with the error beside what was done.
 func reportJSON(c *cli.Context, o publish.Options, rep *publish.Report, err error) error {
-	if o.JSON && rep != nil {
-		if werr := writeJSONReport(c, rep); werr != nil && err == nil {
-			err = werr
-		}
+	if !o.JSON || rep == nil {
+		return err
+	}
+	keepWarnings(c, rep.Warnings)
+	rep.Warnings = nil
+	doc := struct {
+		*publish.Report
+		Error *jsonError `json:"error,omitempty"`
+	}{Report: rep}
+	if err != nil {
+		doc.Error = errorObject(c, err)
+	}
+	if werr := writeResult(c, err == nil, doc); werr != nil && err == nil {
+		err = werr
 	}
 	return err
 }
@@ -261,8 +280,13 @@ func publishOptions(c *cli.Context) (publish.Options, error) {
 	if c.IsSet("keep-releases") && o.KeepReleases < 1 {
 		return o, fmt.Errorf("invalid --keep-releases %d: keep at least 1", o.KeepReleases)
 	}
-	if o.MaxDeletes == 0 {
+	switch {
+	case o.MaxDeletes == 0:
 		o.MaxDeletes = -1 // the flag's 0 means none; the options' 0 means the default
+	case o.MaxDeletes == -1:
+		o.MaxDeletes = math.MaxInt // no limit, as hugo deploy's -1
+	case o.MaxDeletes < -1:
+		return o, fmt.Errorf("invalid --max-deletes %d: want a count, 0 for none or -1 for no limit", o.MaxDeletes)
 	}
 	if c.IsSet("lock-timeout") && o.LockTimeout <= 0 {
 		o.LockTimeout = -1 // the flag's 0 stops at once; the options' 0 means the default
@@ -276,7 +300,7 @@ func publishOptions(c *cli.Context) (publish.Options, error) {
 	}
 	if o.Stack != "" && o.Gate == nil {
 		// The stack owns the function; publish writes its secrets.
-		o.Gate = &cdn.GateOptions{KeysOnly: true, Secrets: secretInput(c)}
+		o.Gate = &cdn.GateOptions{KeysOnly: true, Secrets: secretInput(c), KVSARN: c.String("kvs-arn")}
 	}
 	if err := o.Validate(); err != nil {
 		return o, err
@@ -289,17 +313,12 @@ func onTerminal(w any) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-func writeJSONReport(c *cli.Context, v any) error {
-	enc := json.NewEncoder(c.App.Writer)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 func releasesCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "releases",
 		Usage: "list published releases (newest, the live one, first)",
 		Flags: append(awsFlags(), flagJSON(),
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the live release's id (nothing when none is live)"},
 			&cli.StringFlag{Name: "dir", EnvVars: []string{"STUDIOBAKE_DIR"}, Value: "dist",
 				Usage: "derive the prefix from the bake in `DIR` when --prefix is not given"}),
 		Action: func(c *cli.Context) error {
@@ -307,8 +326,21 @@ func releasesCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			_, err = publish.Releases(c.Context, o)
-			return err
+			quiet := c.Bool("quiet") && !o.JSON
+			o.JSON = o.JSON || quiet // no table: the document or the id
+			rep, err := publish.Releases(c.Context, o)
+			switch {
+			case err != nil:
+				return err
+			case quiet:
+				if rep.Live != "" {
+					_, err = fmt.Fprintln(c.App.Writer, rep.Live)
+				}
+				return err
+			case o.JSON:
+				return writeResult(c, true, rep)
+			}
+			return nil
 		},
 	}
 }

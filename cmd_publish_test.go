@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,6 +90,7 @@ func TestPublishInvalidValues(t *testing.T) {
 	cases := []struct{ desc, flag, value, want string }{
 		{"bucket name too short", "--bucket", "ab", `invalid --bucket "ab"`},
 		{"no release kept", "--keep-releases", "0", `invalid --keep-releases 0`},
+		{"negative delete cap", "--max-deletes", "-2", `invalid --max-deletes -2: want a count, 0 for none or -1 for no limit`},
 	}
 	for _, c := range cases {
 		args := []string{"publish", "--dir", t.TempDir(), c.flag, c.value}
@@ -102,19 +104,26 @@ func TestPublishInvalidValues(t *testing.T) {
 	}
 }
 
-// TestPublishStackCLI: publish --stack reads the stack through the SDK's
-// CloudFormation client (its endpoint from AWS_ENDPOINT_URL_CLOUDFORMATION)
-// before baking; a stack publish cannot use, or --stack beside what it
-// says, fails with exit 1 and nothing baked or uploaded.
-func TestPublishStackCLI(t *testing.T) {
+// fakeStacksEnv starts the fake CloudFormation and points the SDK's
+// default configuration at it, with test credentials and no profile.
+func fakeStacksEnv(t *testing.T) *cdntest.Stacks {
 	stacks := cdntest.NewStacks(t)
-	stacks.Put("other", cdntest.Stack{Outputs: map[string]string{"WebsiteURL": "https://example.com"}})
 	t.Setenv("AWS_ENDPOINT_URL_CLOUDFORMATION", stacks.URL)
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	return stacks
+}
+
+// TestPublishStackCLI: publish --stack reads the stack through the SDK's
+// CloudFormation client (its endpoint from AWS_ENDPOINT_URL_CLOUDFORMATION)
+// before baking; a stack publish cannot use, or --stack beside what it
+// says, fails with exit 1 and nothing baked or uploaded.
+func TestPublishStackCLI(t *testing.T) {
+	stacks := fakeStacksEnv(t)
+	stacks.Put("other", cdntest.Stack{Outputs: map[string]string{"WebsiteURL": "https://example.com"}})
 	for _, c := range []struct {
 		desc string
 		args []string
@@ -139,5 +148,18 @@ func TestPublishStackCLI(t *testing.T) {
 				t.Errorf("the conflict was found after asking CloudFormation")
 			}
 		})
+	}
+}
+
+// TestMaxDeletes: -1 is no limit (as hugo deploy), 0 deletes nothing, a
+// count caps, and the default applies when unset.
+func TestMaxDeletes(t *testing.T) {
+	for flag, want := range map[string]int{"-1": math.MaxInt, "0": -1, "5": 5} {
+		if got := parsePublish(t, "--bucket", "my-studio", "--max-deletes", flag).MaxDeletes; got != want {
+			t.Errorf("--max-deletes %s: MaxDeletes %d, want %d", flag, got, want)
+		}
+	}
+	if got := parsePublish(t, "--bucket", "my-studio").MaxDeletes; got != publish.DefaultMaxDeletes {
+		t.Errorf("default MaxDeletes %d", got)
 	}
 }

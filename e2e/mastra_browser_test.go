@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"github.com/studiobake/studiobake/templates/hosttest"
 	"net"
 	"net/http"
 	"net/url"
@@ -75,6 +76,17 @@ func TestRealMastraOneOriginNginx(t *testing.T) {
 	m := startMastra(t, mastraOptions{Auth: true})
 	dir := buildCLI(t, s.bin, s.studio, "--api-origin", m.Origin, "--base-path", "/agents", "--edge", "nginx")
 	signInOneOrigin(t, openTab(t, s.ctx, "mastra-one-origin-nginx"), runNginx(t, exe, dir)+"/agents/")
+}
+
+// TestRealMastraOneOriginCloudflare: the same through the Cloudflare Pages
+// folder (its _worker.js forwards the API) in wrangler pages dev.
+func TestRealMastraOneOriginCloudflare(t *testing.T) {
+	exe := hosttest.Wrangler(t)
+	s := newScenario(t)
+	m := startMastra(t, mastraOptions{Auth: true})
+	dir := buildCLI(t, s.bin, s.studio, "--api-origin", m.Origin, "--base-path", "/agents", "--edge", "cloudflare")
+	origin := hosttest.StartWrangler(t, exe, filepath.Join(dir, "cloudflare"))
+	signInOneOrigin(t, openTab(t, s.ctx, "mastra-one-origin-cloudflare"), origin+"/agents/")
 }
 
 // signInOneOrigin is what a user does with Studio Auth on one origin: the

@@ -71,4 +71,9 @@ write(path.join(out, 'package.json'), json(launcher));
 for (const f of ['bin/studiobake.js', 'README.md']) {
   write(path.join(out, f), fs.readFileSync(path.join(src, f)));
 }
+// The JSON Schemas of studiobake.toml (for editors: #:schema
+// ./node_modules/studiobake/studiobake.schema.json) and of --json output.
+for (const f of ['studiobake.schema.json', 'studiobake-output.schema.json']) {
+  write(path.join(out, path.basename(f)), fs.readFileSync(path.join(src, '..', '..', f)));
+}
 fs.chmodSync(path.join(out, 'bin/studiobake.js'), 0o755);

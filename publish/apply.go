@@ -124,6 +124,7 @@ func (r *runner) uploadPhase(ctx context.Context, st *state, phase Phase) error 
 	st.wrote = true
 	states := make([]ObjectState, len(ups))
 	err = forEach(bctx, r.o.Concurrency, len(ups), func(ctx context.Context, i int) error {
+		ctx, up := r.rep.sending(ctx, ups[i])
 		var err error
 		if phase == PhaseEntry {
 			states[i], err = r.putEntry(ctx, st, st.files[ups[i].Path])
@@ -131,7 +132,7 @@ func (r *runner) uploadPhase(ctx context.Context, st *state, phase Phase) error 
 			states[i], err = r.put(ctx, st.files[ups[i].Path], nil)
 		}
 		if err == nil {
-			r.rep.uploaded(ups[i])
+			up.done()
 		}
 		return err
 	})
@@ -154,7 +155,7 @@ func (r *runner) put(ctx context.Context, f *LocalFile, cond *s3.PutObjectInput)
 	}
 	defer body.Close()
 	in := &s3.PutObjectInput{
-		Bucket: &r.sess.bucket, Key: &key, Body: body, ContentLength: aws.Int64(f.Size),
+		Bucket: &r.sess.bucket, Key: &key, Body: uploadOf(ctx).wrap(body), ContentLength: aws.Int64(f.Size),
 		ContentType: aws.String(f.ContentType), CacheControl: aws.String(f.CacheControl), ContentEncoding: optional(f.ContentEncoding),
 		Metadata: map[string]string{metaSHA256: f.SHA256, metaPrefix: prefixMark(r.sess.prefix)},
 	}
@@ -251,8 +252,7 @@ func (r *runner) invalidate(ctx context.Context, st *state) error {
 	r.result.Invalidation, r.result.Invalidated = id, paths
 	r.rep.verbosef("invalidation %s: %v", id, paths)
 	if r.o.Wait {
-		r.rep.linef("waiting for invalidation %s", id)
-		return r.cf.Wait(ctx, id)
+		return r.cf.Wait(ctx, id) // it says what it waits for
 	}
 	return nil
 }

@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"slices"
+	"sync"
+	"syscall"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -15,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/logging"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // objectStore is the part of S3 publish uses, with the SDK's own signatures so
@@ -87,13 +93,22 @@ func errNoCredentials(err error) error {
 }
 
 // newS3Client builds the S3 client; without a region it asks the bucket for
-// its own (and records it in cfg), so that `--bucket` alone works.
-func newS3Client(ctx context.Context, cfg *aws.Config, o AWSOptions, bucket string) (*s3.Client, error) {
+// its own (and records it in cfg), so that `--bucket` alone works. note
+// receives a line for each retry (see retryNotes).
+func newS3Client(ctx context.Context, cfg *aws.Config, o AWSOptions, bucket string, note func(string)) (*s3.Client, error) {
 	opt := func(so *s3.Options) {
 		if o.EndpointURL != "" {
 			so.BaseEndpoint = aws.String(o.EndpointURL)
 		}
 		so.UsePathStyle = o.PathStyle
+		so.APIOptions = append(so.APIOptions, countSent)
+		if base, ok := so.Retryer.(aws.RetryerV2); ok && note != nil {
+			attempts := so.RetryMaxAttempts // what the client applies over the retryer's own
+			if attempts == 0 {
+				attempts = base.MaxAttempts()
+			}
+			so.Retryer = &retryNotes{RetryerV2: base, attempts: attempts, note: note, said: map[string]time.Time{}}
+		}
 	}
 	if cfg.Region == "" {
 		region, err := manager.GetBucketRegion(ctx, s3.NewFromConfig(*cfg, opt, func(so *s3.Options) { so.Region = "us-east-1" }), bucket)
@@ -104,6 +119,105 @@ func newS3Client(ctx context.Context, cfg *aws.Config, o AWSOptions, bucket stri
 		cfg.Region = region
 	}
 	return s3.NewFromConfig(*cfg, opt), nil
+}
+
+// retryNotes wraps the SDK's retryer to say why a request is tried again and
+// when: without it, a store that does not answer looks like a hung run for
+// the twenty seconds the SDK's backoff can take before the error.
+type retryNotes struct {
+	aws.RetryerV2
+	attempts int
+	note     func(string)
+	mu       sync.Mutex
+	said     map[string]time.Time // by cause and retry number
+}
+
+// retryNoteQuiet is how long a line is not repeated: requests in flight
+// together fail together, and one line per retry round says it all.
+const retryNoteQuiet = 5 * time.Second
+
+// RetryDelay is called once the SDK has decided to retry attempt (1-based).
+func (r *retryNotes) RetryDelay(attempt int, err error) (time.Duration, error) {
+	d, derr := r.RetryerV2.RetryDelay(attempt, err)
+	if derr != nil {
+		return d, derr
+	}
+	cause := retryCause(err)
+	key := fmt.Sprintf("%s %d", cause, attempt)
+	r.mu.Lock()
+	quiet := time.Since(r.said[key]) < retryNoteQuiet
+	if !quiet {
+		r.said[key] = time.Now()
+	}
+	r.mu.Unlock()
+	if !quiet {
+		r.note(fmt.Sprintf("store %s, retry %d/%d in %.1fs", cause, attempt, r.attempts-1, d.Seconds()))
+	}
+	return d, nil
+}
+
+// retryCause says in a few words why an attempt failed.
+func retryCause(err error) string {
+	var re *awshttp.ResponseError
+	var send *smithyhttp.RequestSendError
+	if !errors.As(err, &send) && errors.As(err, &re) && re.HTTPStatusCode() > 0 {
+		var ae smithy.APIError
+		if errors.As(err, &ae) {
+			return fmt.Sprintf("answered %d %s", re.HTTPStatusCode(), ae.ErrorCode())
+		}
+		return fmt.Sprintf("answered %d", re.HTTPStatusCode())
+	}
+	var dns *net.DNSError
+	var timeout interface{ Timeout() bool }
+	why := ""
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		why = "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		why = "connection reset"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		why = "connection closed"
+	case errors.As(err, &dns):
+		why = "no such host " + dns.Name
+	case errors.As(err, &timeout) && timeout.Timeout():
+		why = "timed out"
+	default:
+		for inner := err; inner != nil; inner = errors.Unwrap(inner) {
+			why = inner.Error() // the innermost error is the shortest
+		}
+	}
+	return "not answering (" + why + ")"
+}
+
+// countSent keeps the SDK's own reads of an upload body out of its count
+// (see upload): for each attempt, reads before the request is handed to the
+// HTTP client (hashing for the signature or a checksum) do not count; from
+// the end of the finalize step on, the body is being sent.
+func countSent(stack *middleware.Stack) error {
+	hold := middleware.FinalizeMiddlewareFunc("studiobake:HoldSendCount", func(ctx context.Context,
+		in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+		if u := uploadOf(ctx); u != nil {
+			u.setHold(true)
+		}
+		return next.HandleFinalize(ctx, in)
+	})
+	count := middleware.FinalizeMiddlewareFunc("studiobake:CountSent", func(ctx context.Context,
+		in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+		if u := uploadOf(ctx); u != nil {
+			u.setHold(false)
+		}
+		return next.HandleFinalize(ctx, in)
+	})
+	var err error
+	if _, ok := stack.Finalize.Get("Retry"); ok {
+		err = stack.Finalize.Insert(hold, "Retry", middleware.After) // each attempt
+	} else {
+		err = stack.Finalize.Add(hold, middleware.Before)
+	}
+	if err != nil {
+		return err
+	}
+	return stack.Finalize.Add(count, middleware.After)
 }
 
 // describeS3Error turns the errors people meet first into one clear sentence,

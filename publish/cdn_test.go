@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"context"
 	"reflect"
 	"strings"
 	"testing"
@@ -88,5 +89,21 @@ func TestInvalidationFailureIsFinishedByReRun(t *testing.T) {
 	}
 	if _, err := publishFake(t, store, v2.write(t), withCDN(store, f, false)); err != nil || len(f.Batches()) != 1 {
 		t.Errorf("a third run invalidated again: %v, %d", err, len(f.Batches()))
+	}
+}
+
+// TestUnknownDistributionChangesNothing: a wrong --distribution-id is found
+// by a read before the first write, not after the release is live.
+func TestUnknownDistributionChangesNothing(t *testing.T) {
+	f := startCloudFront(t)
+	store := newFakeStore()
+	dir := testBake{basePath: "/agents", version: "1"}.write(t)
+	_, err := Run(context.Background(), Options{Bucket: "site", Dir: dir, Version: "test", clients: &testClients{store: store, cdn: cdn.Clients{CloudFront: f.Client()}},
+		DistributionID: "EWRONG"})
+	if err == nil || !strings.Contains(err.Error(), "--distribution-id EWRONG: cannot read the distribution, so nothing was changed") {
+		t.Fatalf("err = %v", err)
+	}
+	if len(store.objects) != 0 {
+		t.Fatalf("objects written before the distribution was checked: %d", len(store.objects))
 	}
 }

@@ -53,6 +53,12 @@ type fakeStore struct {
 	// for, before they take effect.
 	failOn func(op string) bool
 	writes int // clock of modification times
+	// slowRead reads upload bodies 32 KiB at a time with this pause
+	// between reads, as a slow link takes them.
+	slowRead time.Duration
+	// rereadBody reads each upload body, rewinds it and reads it again, as
+	// the SDK does to hash it or to retry.
+	rereadBody bool
 }
 
 type fakeObject struct {
@@ -173,7 +179,7 @@ func (f *fakeStore) PutObject(ctx context.Context, in *s3.PutObjectInput, _ ...f
 	f.mu.Lock()
 	f.bucket = aws.ToString(in.Bucket)
 	f.mu.Unlock()
-	data, err := io.ReadAll(in.Body)
+	data, err := f.readBody(in.Body)
 	if err != nil {
 		return nil, err
 	}
@@ -202,6 +208,32 @@ func (f *fakeStore) PutObject(ctx context.Context, in *s3.PutObjectInput, _ ...f
 		return nil, errInjected
 	}
 	return &s3.PutObjectOutput{ETag: aws.String(`"` + o.etag + `"`)}, nil
+}
+
+func (f *fakeStore) readBody(body io.Reader) ([]byte, error) {
+	if s, ok := body.(io.Seeker); ok && f.rereadBody {
+		if _, err := io.Copy(io.Discard, body); err != nil {
+			return nil, err
+		}
+		if _, err := s.Seek(0, io.SeekStart); err != nil {
+			return nil, err
+		}
+	}
+	if f.slowRead == 0 {
+		return io.ReadAll(body)
+	}
+	var data []byte
+	chunk := make([]byte, 32<<10)
+	for {
+		n, err := io.ReadFull(body, chunk)
+		data = append(data, chunk[:n]...)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return data, nil
+		} else if err != nil {
+			return nil, err
+		}
+		time.Sleep(f.slowRead)
+	}
 }
 
 // conditionFails answers If-Match and If-None-Match: * as S3 does.

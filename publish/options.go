@@ -105,7 +105,7 @@ type Options struct {
 	fromStack bool
 
 	// Test knobs: the clock, the first TooManyInvalidations backoff and the
-	// invalidation poll interval.
+	// first invalidation poll interval.
 	clients      *testClients
 	lease        time.Duration // of a claim; default defaultLease
 	machine      string        // overrides the claim's machine: a run "elsewhere"
@@ -207,7 +207,7 @@ func (o *Options) defaults() error {
 		o.retryBackoff = 5 * time.Second
 	}
 	if o.pollInterval == 0 {
-		o.pollInterval = 15 * time.Second
+		o.pollInterval = 2 * time.Second // doubled after each check, up to cdn.DefaultPollMax
 	}
 	return nil
 }

@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/studiobake/studiobake/build"
 	"io"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/schollz/progressbar/v3"
 )
 
 // Requests counts the requests of each kind a run made (SDK retries of one
@@ -88,16 +88,14 @@ type Report struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
-// reporter writes human output: phase lines, -v action lines, a progress bar
-// on a terminal, and one summary line.
+// reporter writes human output: phase lines, -v action lines, a progress
+// line on a terminal, and one summary line. Retry lines go to errw.
 type reporter struct {
-	w       io.Writer
+	w, errw io.Writer
 	verbose bool
 	bar     bool
 	mu      sync.Mutex
-	cur     *progressbar.ProgressBar
-	files   int
-	done    int
+	cur     *progress // the progress line of the phase uploading, if drawn
 }
 
 func newReporter(o *Options) *reporter {
@@ -105,13 +103,31 @@ func newReporter(o *Options) *reporter {
 	if o.JSON {
 		w = o.Stderr // stdout carries the JSON report only
 	}
-	return &reporter{w: w, verbose: o.Verbose, bar: o.Progress && !o.Verbose}
+	return &reporter{w: w, errw: o.Stderr, verbose: o.Verbose, bar: o.Progress && !o.Verbose}
 }
 
 func (r *reporter) linef(format string, args ...any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	fmt.Fprintf(r.w, format+"\n", args...)
+	r.print(r.w, fmt.Sprintf(format, args...))
+}
+
+// print writes a line where the progress line is, and draws it again below.
+func (r *reporter) print(w io.Writer, line string) {
+	if r.cur != nil {
+		r.cur.clear()
+	}
+	fmt.Fprintln(w, line)
+	if r.cur != nil {
+		r.cur.draw(true)
+	}
+}
+
+// retrying says on stderr why a request is tried again.
+func (r *reporter) retrying(msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.print(r.errw, "studiobake: "+msg)
 }
 
 func (r *reporter) verbosef(format string, args ...any) {
@@ -120,50 +136,59 @@ func (r *reporter) verbosef(format string, args ...any) {
 	}
 }
 
-// startUploads opens a phase of uploads: a bar on a terminal, else one line.
+// startUploads opens a phase of uploads: a progress line on a terminal,
+// else one line.
 func (r *reporter) startUploads(phase Phase, files int, bytes int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.files, r.done = files, 0
 	if !r.bar && !r.verbose {
-		fmt.Fprintf(r.w, "uploading %d %s files (%s)\n", files, phase, humanBytes(bytes))
+		fmt.Fprintf(r.w, "uploading %d %s files (%s)\n", files, phase, build.HumanBytes(bytes))
 	}
 	if r.bar && files > 0 {
-		r.cur = progressbar.NewOptions64(bytes, progressbar.OptionSetWriter(r.w),
-			progressbar.OptionShowBytes(true), progressbar.OptionSetWidth(30),
-			progressbar.OptionThrottle(80*time.Millisecond), progressbar.OptionClearOnFinish(),
-			progressbar.OptionSetDescription(fmt.Sprintf("uploading 0/%d files", files)))
+		r.cur = &progress{w: r.w, phase: phase, files: files, total: bytes, start: time.Now(), cols: termCols(r.w)}
+		r.cur.draw(true)
 	}
 }
 
-func (r *reporter) uploaded(a Action) {
+// sending starts counting the upload of a; ctx carries it to put and to the
+// SDK's middleware (countSent).
+func (r *reporter) sending(ctx context.Context, a Action) (context.Context, *upload) {
+	u := &upload{rep: r, a: a}
+	return context.WithValue(ctx, uploadKey{}, u), u
+}
+
+// sent counts n more bytes sent.
+func (r *reporter) sent(n int64) {
 	r.mu.Lock()
-	r.done++
+	defer r.mu.Unlock()
 	if r.cur != nil {
-		r.cur.Describe(fmt.Sprintf("uploading %d/%d files", r.done, r.files))
-		_ = r.cur.Add64(a.Size)
+		r.cur.sent += n
+		r.cur.draw(false)
+	}
+}
+
+// uploaded counts a file stored, with the rest of its bytes.
+func (r *reporter) uploaded(a Action, rest int64) {
+	r.mu.Lock()
+	if r.cur != nil {
+		r.cur.done++
+		r.cur.sent += rest
+		r.cur.draw(false) // endUploads draws the last state
 	}
 	r.mu.Unlock()
-	r.verbosef("upload %s (%s, %s)", a.Path, a.Reason, humanBytes(a.Size))
+	r.verbosef("upload %s (%s, %s)", a.Path, a.Reason, build.HumanBytes(a.Size))
 }
 
+// endUploads leaves the progress line as it stands (at 100% when every file
+// is stored) on a line of its own.
 func (r *reporter) endUploads() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.cur != nil {
-		_ = r.cur.Finish()
+		r.cur.draw(true)
+		fmt.Fprintln(r.w)
 		r.cur = nil
 	}
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f kB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 // printPlan lists the plan with reasons: all of it for a dry run; for -v

@@ -115,7 +115,7 @@ func Releases(ctx context.Context, o Options) (*ReleasesReport, error) {
 			Files: len(rec.Files), Invalidation: rec.Invalidation})
 	}
 	if o.JSON {
-		return rep, writeJSON(o.Stdout, rep)
+		return rep, nil // the command layer prints it in its --json document
 	}
 	printReleases(r.rep, rep)
 	return rep, nil

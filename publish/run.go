@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/studiobake/studiobake/build"
 	"os"
 	"sort"
 	"strings"
@@ -53,7 +54,7 @@ func connect(ctx context.Context, o *Options, prefix, op string) (*runner, error
 		if err != nil {
 			return nil, err
 		}
-		client, err := newS3Client(ctx, &cfg, o.AWS, o.Bucket)
+		client, err := newS3Client(ctx, &cfg, o.AWS, o.Bucket, r.rep.retrying)
 		if err != nil {
 			return nil, err
 		}
@@ -72,6 +73,11 @@ func connect(ctx context.Context, o *Options, prefix, op string) (*runner, error
 	if r.cdn.CloudFront != nil && o.DistributionID != "" {
 		r.cf = &cdn.Invalidator{API: r.cdn.CloudFront, Distribution: o.DistributionID, Backoff: o.retryBackoff,
 			Poll: o.pollInterval, Note: r.rep.linef, Verbose: r.rep.verbosef, Requests: &r.result.Requests.Invalidation}
+		// What runs after the upload is checked before it: the
+		// distribution exists and these credentials can read it.
+		if err := cdn.Reachable(ctx, r.cdn.CloudFront, o.DistributionID); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
 }
@@ -377,7 +383,7 @@ func (r *runner) summary(st *state) string {
 		uploaded, deleted = "to upload", "to delete"
 	}
 	s := fmt.Sprintf("%s: release %s: %d %s (%s), %d unchanged, %d kept, %d %s",
-		loc, st.rec.ID, len(c.Uploads), uploaded, humanBytes(c.UploadBytes()), len(c.Unchanged), len(c.Kept), len(c.Deletes), deleted)
+		loc, st.rec.ID, len(c.Uploads), uploaded, build.HumanBytes(c.UploadBytes()), len(c.Unchanged), len(c.Kept), len(c.Deletes), deleted)
 	if len(c.Deferred) > 0 {
 		s += fmt.Sprintf(", %d deletions deferred (--max-deletes)", len(c.Deferred))
 	}

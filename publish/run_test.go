@@ -546,3 +546,81 @@ func TestGateSecretsReadAtDeploy(t *testing.T) {
 		t.Errorf("publish without the users file: %v", err)
 	}
 }
+
+// TestGateStoreAtDeploy: the gate's code names no KeyValueStore, so a bake
+// built without --kvs-arn deploys with publish --kvs-arn, which the
+// function is associated with and the keys go to (over an ARN recorded at
+// build); without any, or with one for a gate that reads none, publish
+// stops before the first upload.
+func TestGateStoreAtDeploy(t *testing.T) {
+	store, f := newFakeStore(), startCloudFront(t)
+	alice, _, _ := templates.NewUser("alice")
+	users := filepath.Join(t.TempDir(), "users.txt")
+	os.WriteFile(users, []byte(alice.Line()+"\n"), 0o600)
+	auth := templates.CloudFrontOptions{Basic: &templates.BasicAuth{Realm: "S", Users: []templates.User{alice}, InKVS: true}}
+	bake := testBake{basePath: "/agents", version: "1", gate: true, auth: auth}.write(t)
+	deploy := func(dir, arn string) error {
+		_, err := publishFake(t, store, dir, withCDN(store, f, false), func(o *Options) {
+			o.Bucket, o.Gate = "studio", &cdn.GateOptions{Name: "studio-gate", KVSARN: arn, Secrets: templates.SecretInput{UsersFile: users}}
+		})
+		return err
+	}
+	plain := testBake{basePath: "/agents", version: "1", gate: true}.write(t)
+	for _, c := range []struct{ name, dir, arn, want string }{
+		{"no store", bake, "", "--function-name: the bake's gate reads the cookie secret or users from a CloudFront KeyValueStore: give --kvs-arn ARN"},
+		{"not a store", bake, "arn:aws:s3:::bucket", `invalid --kvs-arn "arn:aws:s3:::bucket"`},
+		{"a gate that reads none", plain, "arn:aws:cloudfront::123456789012:key-value-store/abc", "the bake's gate reads no KeyValueStore"},
+	} {
+		store.reset()
+		if err := deploy(c.dir, c.arn); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want %q", c.name, err, c.want)
+		}
+		if len(store.ops) != 0 || f.Functions() != 0 || len(f.KVSWrites()) != 0 {
+			t.Errorf("%s: %d store operations, %d functions, keys written to %v before the refusal", c.name, len(store.ops), f.Functions(), f.KVSWrites())
+		}
+	}
+	given := "arn:aws:cloudfront::123456789012:key-value-store/9e7e11a0"
+	if err := deploy(bake, given); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.FunctionKVS("studio-gate"); len(got) != 1 || got[0] != given {
+		t.Errorf("function associated with %v, want %s", got, given)
+	}
+	if w := f.KVSWrites(); len(w) != 1 || w[0] != given || f.KVS()["user:alice"] == "" {
+		t.Errorf("keys written to %v", w)
+	}
+	// An ARN recorded at build is used when publish gives none, and
+	// publish --kvs-arn moves the function to another store.
+	auth.KVSARN = "arn:aws:cloudfront::123456789012:key-value-store/b0117"
+	built := testBake{basePath: "/agents", version: "1", gate: true, auth: auth}.write(t)
+	for _, arn := range []string{"", given} {
+		if err := deploy(built, arn); err != nil {
+			t.Fatal(err)
+		}
+		want := arn
+		if arn == "" {
+			want = auth.KVSARN
+		}
+		if got := f.FunctionKVS("studio-gate"); len(got) != 1 || got[0] != want {
+			t.Errorf("--kvs-arn %q: function associated with %v, want %s", arn, got, want)
+		}
+	}
+}
+
+// TestFunctionUnreachableRefusedBeforeUpload: credentials that cannot read
+// the function fail the publish before its first write, not after go-live.
+func TestFunctionUnreachableRefusedBeforeUpload(t *testing.T) {
+	store := newFakeStore()
+	f := startCloudFront(t)
+	f.DenyFunctions = true
+	_, err := publishFake(t, store, testBake{basePath: "/agents", version: "1", gate: true}.write(t), withCDN(store, f, false),
+		func(o *Options) { o.Bucket, o.Gate = "studio", &cdn.GateOptions{Name: "studio-gate"} })
+	if err == nil || !strings.Contains(err.Error(), "--function-name studio-gate: cannot read the function, so nothing was changed") {
+		t.Fatalf("err = %v", err)
+	}
+	for _, op := range store.ops {
+		if !strings.HasPrefix(op, "list") {
+			t.Errorf("%s before the refusal", op)
+		}
+	}
+}

@@ -2,14 +2,11 @@ package publish
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
+	"github.com/studiobake/studiobake/publish/s3test"
 	"io"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,53 +23,13 @@ type versitygw struct {
 	logSeen  int
 }
 
-// findVersitygw finds the binary: $VERSITYGW, PATH, ~/go/bin.
-func findVersitygw() string {
-	if p := os.Getenv("VERSITYGW"); p != "" && fileExists(p) {
-		return p
-	}
-	if p, err := exec.LookPath("versitygw"); err == nil {
-		return p
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		if p := filepath.Join(home, "go", "bin", "versitygw"); fileExists(p) {
-			return p
-		}
-	}
-	return ""
-}
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
-
-// startVersitygw starts the server on 127.0.0.1 with the bucket "site". Without
-// the binary the test is skipped, except in CI, where it must not pass unseen.
+// startVersitygw starts the server on 127.0.0.1 with the bucket "site"
+// (s3test: skipped without the binary, except in CI).
 func startVersitygw(t *testing.T) *versitygw {
 	t.Helper()
-	bin := findVersitygw()
-	if bin == "" {
-		msg := "versitygw not found ($VERSITYGW, PATH, ~/go/bin): go install github.com/versity/versitygw/cmd/versitygw@v1.8.0"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	data := t.TempDir()
-	if err := os.Mkdir(filepath.Join(data, "site"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	addr := freeAddr(t)
-	logPath := filepath.Join(t.TempDir(), "access.log")
-	cmd := exec.Command(bin, "--access", "test", "--secret", "testsecret", "--port", addr,
-		"--access-log", logPath, "--quiet", "posix", data)
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	waitListening(t, addr, &stderr)
+	srv := s3test.Start(t)
 	awsTestEnv(t)
-	v := &versitygw{endpoint: "http://" + addr, logPath: logPath}
+	v := &versitygw{endpoint: srv.Endpoint, logPath: srv.LogPath}
 	cfg, err := LoadAWSConfig(context.Background(), v.awsOptions())
 	if err != nil {
 		t.Fatal(err)
@@ -81,37 +38,10 @@ func startVersitygw(t *testing.T) *versitygw {
 	return v
 }
 
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// waitListening polls until the server accepts connections (it takes about
-// 0.2 s); there is no readiness signal to wait on instead.
-func waitListening(t *testing.T, addr string, log *bytes.Buffer) {
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("versitygw did not listen on %s: %s", addr, log.String())
-}
+func freeAddr(t *testing.T) string { return s3test.FreeAddr(t) }
 
 // awsTestEnv isolates the SDK from the user's AWS configuration.
-func awsTestEnv(t *testing.T) {
-	for k, v := range map[string]string{"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "testsecret",
-		"AWS_SESSION_TOKEN": "", "AWS_PROFILE": "", "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
-		"AWS_CONFIG_FILE": filepath.Join(t.TempDir(), "none"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(t.TempDir(), "none")} {
-		t.Setenv(k, v)
-	}
-}
+func awsTestEnv(t *testing.T) { s3test.Env(t) }
 
 func (v *versitygw) awsOptions() AWSOptions {
 	return AWSOptions{EndpointURL: v.endpoint, PathStyle: true, RequestTimeout: time.Minute, MaxAttempts: 3}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/studiobake/studiobake/publish/s3test"
 	"io"
 	"os"
 	"os/exec"
@@ -56,7 +57,7 @@ func startMinio(t *testing.T) *s3Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	waitListening(t, addr, &out)
+	s3test.WaitListening(t, addr, &out)
 	awsTestEnv(t)
 	s := &s3Store{name: "minio", endpoint: "http://" + addr}
 	cfg, err := LoadAWSConfig(context.Background(), s.awsOptions())

@@ -11,9 +11,26 @@ import (
 	"github.com/studiobake/studiobake/templates"
 )
 
+// stackKVS is the store a stack made from stack.yaml created for its gate.
+const stackKVS = "arn:aws:cloudfront::123456789012:key-value-store/5tack0wn-0000-4000-8000-000000000001"
+
 func stackOutputs() map[string]string {
 	return map[string]string{cdn.OutputBucket: "studio-sitebucket-abc", cdn.OutputPrefix: "agents/",
-		cdn.OutputDistributionID: cdntest.DistributionID, cdn.OutputStudioURL: "https://d111.cloudfront.net/agents/"}
+		cdn.OutputDistributionID: cdntest.DistributionID, cdn.OutputStudioURL: "https://d111.cloudfront.net/agents/",
+		cdn.OutputKVSARN: stackKVS}
+}
+
+// stacksWith is the fake CloudFormation holding "studio" with every output
+// and, by name, stacks whose outputs an edit changed.
+func stacksWith(t *testing.T, edits map[string]func(out map[string]string)) *cdntest.Stacks {
+	stacks := cdntest.NewStacks(t)
+	stacks.Put("studio", cdntest.Stack{Outputs: stackOutputs()})
+	for name, edit := range edits {
+		out := stackOutputs()
+		edit(out)
+		stacks.Put(name, cdntest.Stack{Outputs: out})
+	}
+	return stacks
 }
 
 // withStack publishes with --stack name against the fakes: the SDK's real
@@ -25,36 +42,48 @@ func withStack(store *fakeStore, f *cdntest.CloudFront, stacks *cdntest.Stacks, 
 	}
 }
 
-// TestPublishToStack: the bucket, prefix and distribution come from the
-// stack's outputs; the gate's KeyValueStore entries are written (the
-// template holds none); the function and distribution are left to
-// CloudFormation.
-func TestPublishToStack(t *testing.T) {
-	store, f, stacks := newFakeStore(), startCloudFront(t), cdntest.NewStacks(t)
-	stacks.Put("studio", cdntest.Stack{Outputs: stackOutputs()})
+// stackGate is a bake whose gate reads a KeyValueStore (users kept there
+// and a signed cookie), built without --kvs-arn as for the stack, and the
+// secrets publish writes: the users file and the cookie secret.
+func stackGate(t *testing.T) (testBake, templates.SecretInput) {
+	t.Helper()
 	alice, _, _ := templates.NewUser("alice")
-	arn := "arn:aws:cloudfront::123456789012:key-value-store/0a1b2c3d"
-	v1 := testBake{basePath: "/agents", version: "1", gate: true, auth: templates.CloudFrontOptions{KVSARN: arn,
-		Basic: &templates.BasicAuth{Realm: "S", Users: []templates.User{alice}, InKVS: true}}}
+	b := testBake{basePath: "/agents", version: "1", gate: true, auth: templates.CloudFrontOptions{
+		Basic:  &templates.BasicAuth{Realm: "S", Users: []templates.User{alice}, InKVS: true},
+		Cookie: &templates.CookieAuth{Name: "s", LoginURL: "https://login.example.com/"}}}
 	users := filepath.Join(t.TempDir(), "users.txt")
 	if err := os.WriteFile(users, []byte(alice.Line()+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return b, templates.SecretInput{UsersFile: users, CookieSecretEnv: strings.Repeat("c00kie-", 6)}
+}
+
+// TestPublishToStack: the bucket, prefix and distribution come from the
+// stack's outputs; the gate's KeyValueStore entries are written into the
+// stack's store (output KeyValueStoreArn; the template holds none); the
+// function and distribution are left to CloudFormation.
+func TestPublishToStack(t *testing.T) {
+	store, f, stacks := newFakeStore(), startCloudFront(t), cdntest.NewStacks(t)
+	stacks.Put("studio", cdntest.Stack{Outputs: stackOutputs()})
+	v1, secrets := stackGate(t)
 	rep := mustPublish(t, store, v1.write(t), withStack(store, f, stacks, "studio"), func(o *Options) {
-		o.Gate = &cdn.GateOptions{KeysOnly: true, Secrets: templates.SecretInput{UsersFile: users}}
+		o.Gate = &cdn.GateOptions{KeysOnly: true, Secrets: secrets}
 	})
 	checkSite(t, store, "agents/", v1)
 	if store.bucket != "studio-sitebucket-abc" {
 		t.Errorf("published to bucket %q", store.bucket)
 	}
-	if kv := f.KVS(); kv["user:alice"] == "" {
-		t.Errorf("the user was not written to the KeyValueStore: %v", kv)
+	if kv := f.KVS(); kv["user:alice"] == "" || kv[templates.KVSCookieSecret] != secrets.CookieSecretEnv {
+		t.Errorf("the user and the cookie secret were not written to the KeyValueStore: %d keys", len(kv))
+	}
+	if w := f.KVSWrites(); len(w) != 1 || w[0] != stackKVS {
+		t.Errorf("keys written to %v, want the stack's store %s", w, stackKVS)
 	}
 	// A changed release is invalidated on the stack's distribution.
 	v2 := v1
 	v2.version = "2"
 	rep = mustPublish(t, store, v2.write(t), withStack(store, f, stacks, "studio"), func(o *Options) {
-		o.Gate = &cdn.GateOptions{KeysOnly: true, Secrets: templates.SecretInput{UsersFile: users}}
+		o.Gate = &cdn.GateOptions{KeysOnly: true, Secrets: secrets}
 	})
 	if rep.Result.Invalidation == "" || len(f.Batches()) != 1 {
 		t.Errorf("invalidation %q, %d batches: want one on the stack's distribution", rep.Result.Invalidation, len(f.Batches()))
@@ -69,14 +98,11 @@ func TestPublishToStack(t *testing.T) {
 // TestPublishToStackRefuses: a stack that cannot be used, or --stack with
 // what it already says, fails before anything is uploaded.
 func TestPublishToStackRefuses(t *testing.T) {
-	store, f, stacks := newFakeStore(), startCloudFront(t), cdntest.NewStacks(t)
-	partial := stackOutputs()
-	delete(partial, cdn.OutputBucket)
-	stacks.Put("partial", cdntest.Stack{Outputs: partial})
-	bad := stackOutputs()
-	bad[cdn.OutputBucket] = "not/a bucket"
-	stacks.Put("bad-bucket", cdntest.Stack{Outputs: bad})
-	stacks.Put("studio", cdntest.Stack{Outputs: stackOutputs()})
+	store, f := newFakeStore(), startCloudFront(t)
+	stacks := stacksWith(t, map[string]func(map[string]string){
+		"partial":    func(out map[string]string) { delete(out, cdn.OutputBucket) },
+		"bad-bucket": func(out map[string]string) { out[cdn.OutputBucket] = "not/a bucket" },
+	})
 	bake := testBake{basePath: "/agents", version: "1"}.write(t)
 	for _, c := range []struct {
 		name string
@@ -101,5 +127,61 @@ func TestPublishToStackRefuses(t *testing.T) {
 				t.Errorf("%d store operations after a refusal: %v", len(store.ops), store.ops)
 			}
 		})
+	}
+}
+
+// TestPublishToStackStore: a bake whose gate reads a KeyValueStore needs
+// the stack's store; a stack without that output, one whose output is not
+// a store, or another store given beside it fails before anything is
+// uploaded or written.
+func TestPublishToStackStore(t *testing.T) {
+	store, f := newFakeStore(), startCloudFront(t)
+	stacks := stacksWith(t, map[string]func(map[string]string){
+		"old":       func(out map[string]string) { delete(out, cdn.OutputKVSARN) },
+		"bad-store": func(out map[string]string) { out[cdn.OutputKVSARN] = "studiobake-kvs-1" },
+	})
+	b, secrets := stackGate(t)
+	bake := b.write(t)
+	other := "arn:aws:cloudfront::123456789012:key-value-store/07her"
+	for _, c := range []struct {
+		name, stack, kvsARN, want string
+	}{
+		{"no store output", "old", "", `--stack "old" has no output KeyValueStoreArn, which this bake needs`},
+		{"output not a store", "bad-store", "", `invalid --stack "bad-store" output KeyValueStoreArn "studiobake-kvs-1"`},
+		{"another store", "studio", other, `--kvs-arn "` + other + `" is not the KeyValueStore of --stack "studio"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			store.reset()
+			_, err := publishFake(t, store, bake, withStack(store, f, stacks, c.stack), func(o *Options) {
+				o.Gate = &cdn.GateOptions{KeysOnly: true, Secrets: secrets, KVSARN: c.kvsARN}
+			})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("err = %v, want %q", err, c.want)
+			}
+			if len(store.ops) != 0 || len(f.KVSWrites()) != 0 {
+				t.Errorf("%d store operations, keys written to %v after a refusal", len(store.ops), f.KVSWrites())
+			}
+		})
+	}
+	// A store these credentials cannot read stops the publish before its
+	// first write: after go-live its keys could not be written.
+	store.reset()
+	f.DenyKVS = true
+	_, err := publishFake(t, store, bake, withStack(store, f, stacks, "studio"), func(o *Options) {
+		o.Gate = &cdn.GateOptions{KeysOnly: true, Secrets: secrets}
+	})
+	if err == nil || !strings.Contains(err.Error(), "the stack's KeyValueStore "+stackKVS+": cannot read the KeyValueStore, so nothing was changed") {
+		t.Errorf("unreadable store: err = %v", err)
+	}
+	if len(store.ops) != 0 {
+		t.Errorf("%d store operations before the refusal", len(store.ops))
+	}
+	f.DenyKVS = false
+	// The same store given twice is no conflict.
+	mustPublish(t, store, bake, withStack(store, f, stacks, "studio"), func(o *Options) {
+		o.Gate = &cdn.GateOptions{KeysOnly: true, Secrets: secrets, KVSARN: stackKVS}
+	})
+	if w := f.KVSWrites(); len(w) != 1 || w[0] != stackKVS {
+		t.Errorf("keys written to %v", w)
 	}
 }

@@ -53,7 +53,7 @@ func loadGate(dir string, m *build.Manifest) (*cfGate, error) {
 // them rather than turn every viewer away.
 func (h *Handler) UseSecrets(in templates.SecretInput) error {
 	g, ok := h.gate.(*cfGate)
-	if !ok || g.info == nil || g.info.KVSARN == "" {
+	if !ok || g.info == nil || !g.info.UsesKVS() {
 		return nil
 	}
 	kvs, err := templates.GateKVS(*g.info, in)

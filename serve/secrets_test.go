@@ -21,16 +21,16 @@ import (
 // TestServeReadsSecretsLikePublish: a bake's gate that reads the
 // KeyValueStore (a signed cookie, users kept in the store) gets the
 // entries from --cookie-secret-file and --auth-users, as publish deploys
-// them; without them serve refuses to start, naming the settings.
+// them; without them serve refuses to start, naming the settings. The
+// bake names no store (as for the stack, which creates one).
 func TestServeReadsSecretsLikePublish(t *testing.T) {
 	dir := writeBake(t, "/agents", []string{"agents"}, []string{"index.html"})
 	m, _ := build.ReadManifest(dir)
-	arn := "arn:aws:cloudfront::123456789012:key-value-store/0a1b2c3d"
 	u, pw, err := templates.NewUser("ann")
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := templates.EdgeOptions{Hosts: []templates.Host{templates.CloudFront}, Auth: templates.CloudFrontOptions{KVSARN: arn,
+	o := templates.EdgeOptions{Hosts: []templates.Host{templates.CloudFront}, Auth: templates.CloudFrontOptions{
 		Basic:  &templates.BasicAuth{Realm: "Studio", Users: []templates.User{u}, InKVS: true},
 		Cookie: &templates.CookieAuth{Name: "sess", LoginURL: "https://login.example.com/"}}}
 	if err := templates.WriteEdge(dir, m, o); err != nil {

@@ -56,8 +56,9 @@ type CloudFrontOptions struct {
 	Basic *BasicAuth
 	// Cookie enables the signed session cookie (--auth cookie).
 	Cookie *CookieAuth
-	// KVSARN is the CloudFront KeyValueStore the function reads users and
-	// the cookie secret from. Required for cookie mode and Basic.InKVS.
+	// KVSARN is an existing CloudFront KeyValueStore for the cookie secret
+	// and Basic.InKVS users, recorded for deploy (optional: the code reads
+	// the store associated with the function, and the stack creates one).
 	KVSARN string
 }
 
@@ -166,10 +167,8 @@ func (o CloudFrontOptions) Validate() error {
 			return err
 		}
 	}
-	if o.usesKVS() {
-		if _, err := KVSID(o.KVSARN); err != nil {
-			return err
-		}
+	if o.KVSARN != "" {
+		return CheckKVSARN("--kvs-arn", o.KVSARN)
 	}
 	return nil
 }
@@ -208,16 +207,14 @@ func (c *CookieAuth) validate() error {
 
 var cookieName = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+.^_|~-]+$`)
 
-// KVSID is the id in a KeyValueStore ARN, which the function code names.
-func KVSID(arn string) (string, error) {
-	if arn == "" {
-		return "", fmt.Errorf("--kvs-arn is required: the cookie secret (and users with --users-in-kvs) live in a CloudFront KeyValueStore")
-	}
+// CheckKVSARN refuses what is not a KeyValueStore ARN; setting names
+// where it came from.
+func CheckKVSARN(setting, arn string) error {
 	_, id, ok := strings.Cut(arn, ":key-value-store/")
 	if !ok || !strings.HasPrefix(arn, "arn:aws") || id == "" || strings.ContainsAny(id, "/:") {
-		return "", fmt.Errorf("invalid --kvs-arn %q: want arn:aws:cloudfront::ACCOUNT:key-value-store/ID", arn)
+		return fmt.Errorf("invalid %s %q: want arn:aws:cloudfront::ACCOUNT:key-value-store/ID", setting, arn)
 	}
-	return id, nil
+	return nil
 }
 
 func (o CloudFrontOptions) hasAuth() bool {
@@ -256,15 +253,11 @@ func (o CloudFrontOptions) sources() []string {
 
 // defines are the esbuild define values: every name the templates use.
 func (o CloudFrontOptions) defines() (map[string]string, error) {
-	kvsID := ""
-	if o.usesKVS() {
-		kvsID, _ = KVSID(o.KVSARN)
-	}
 	routes := append([]string{}, o.Routes...)
 	sort.Strings(routes)
 	vals := map[string]any{
 		"BASE": o.BasePath, "REFRESH": build.RefreshEvents, "STATE": "/" + build.StateDir,
-		"ROUTES": routes, "PASS": append([]string{}, o.PassFiles...), "KVS": kvsID,
+		"ROUTES": routes, "PASS": append([]string{}, o.PassFiles...),
 		"CIDRS": nil, "BASIC": nil, "COOKIE": nil, "DUMMY": "",
 		"AUTH": o.hasAuth(), "USERS_IN_KVS": o.Basic != nil && o.Basic.InKVS,
 		"API": o.APIPrefix, "PROBE": o.RootProbe, "ENC": encodedByDir(o.Encoded), "CODINGS": codings(),

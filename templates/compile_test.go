@@ -93,9 +93,6 @@ func TestShippedTemplatesCompile(t *testing.T) {
 			}
 			modes = append(modes, "users-in-kvs")
 		}
-		if o.usesKVS() {
-			o.KVSARN = testARN
-		}
 		code, err := CompileCloudFront(o)
 		if err != nil {
 			t.Fatalf("%v: %v", modes, err)
@@ -125,13 +122,12 @@ func TestBadOptions(t *testing.T) {
 		o    CloudFrontOptions
 		want string
 	}{
-		{"relative login URL", CloudFrontOptions{KVSARN: testARN, Cookie: cookie(func(c *CookieAuth) { c.LoginURL = "/login" })}, `invalid --login-url "/login"`},
-		{"login URL without scheme", CloudFrontOptions{KVSARN: testARN, Cookie: cookie(func(c *CookieAuth) { c.LoginURL = "login.example.com" })}, "--login-url"},
-		{"javascript login URL", CloudFrontOptions{KVSARN: testARN, Cookie: cookie(func(c *CookieAuth) { c.LoginURL = "javascript:alert(1)" })}, "--login-url"},
-		{"no login URL", CloudFrontOptions{KVSARN: testARN, Cookie: cookie(func(c *CookieAuth) { c.LoginURL = "" })}, "needs --login-url"},
-		{"cookie without KVS", CloudFrontOptions{Cookie: cookie(func(*CookieAuth) {})}, "--kvs-arn is required"},
+		{"relative login URL", CloudFrontOptions{Cookie: cookie(func(c *CookieAuth) { c.LoginURL = "/login" })}, `invalid --login-url "/login"`},
+		{"login URL without scheme", CloudFrontOptions{Cookie: cookie(func(c *CookieAuth) { c.LoginURL = "login.example.com" })}, "--login-url"},
+		{"javascript login URL", CloudFrontOptions{Cookie: cookie(func(c *CookieAuth) { c.LoginURL = "javascript:alert(1)" })}, "--login-url"},
+		{"no login URL", CloudFrontOptions{Cookie: cookie(func(c *CookieAuth) { c.LoginURL = "" })}, "needs --login-url"},
 		{"bad KVS ARN", CloudFrontOptions{KVSARN: "arn:aws:s3:::bucket", Cookie: cookie(func(*CookieAuth) {})}, "invalid --kvs-arn"},
-		{"bad cookie name", CloudFrontOptions{KVSARN: testARN, Cookie: cookie(func(c *CookieAuth) { c.Name = "a b" })}, "--cookie-name"},
+		{"bad cookie name", CloudFrontOptions{Cookie: cookie(func(c *CookieAuth) { c.Name = "a b" })}, "--cookie-name"},
 		{"basic without users", CloudFrontOptions{Basic: &BasicAuth{Realm: "x"}}, "no users"},
 		{"realm with a quote", CloudFrontOptions{Basic: &BasicAuth{Realm: `a"b`, Users: []User{u}}}, "--auth-realm"},
 		{"bad user", CloudFrontOptions{Basic: &BasicAuth{Realm: "x", Users: []User{{Name: "a:b", Salt: u.Salt, Hash: u.Hash}}}}, "invalid user name"},
@@ -190,7 +186,7 @@ func TestWriteEdgeNothingOnError(t *testing.T) {
 		t.Errorf("edge/ exists after a failed write: %v", err)
 	}
 	// And a good one writes every host, and no KeyValueStore entries.
-	o.Auth = CloudFrontOptions{KVSARN: testARN, Cookie: &CookieAuth{Name: "s", LoginURL: "https://l.example.com/"}}
+	o.Auth = CloudFrontOptions{Cookie: &CookieAuth{Name: "s", LoginURL: "https://l.example.com/"}}
 	if err := WriteEdge(dir, m, o); err != nil {
 		t.Fatal(err)
 	}

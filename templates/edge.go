@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -52,15 +53,24 @@ const (
 // FunctionInfo is edge/cloudfront/function.json: what deploy needs beside
 // the code.
 type FunctionInfo struct {
-	Runtime   string   `json:"runtime"`
-	EventType string   `json:"eventType"`
-	KVSARN    string   `json:"keyValueStoreARN,omitempty"`
-	Size      int      `json:"size"`
-	BasePath  string   `json:"basePath"`
-	Auth      []string `json:"auth,omitempty"`
+	Runtime   string `json:"runtime"`
+	EventType string `json:"eventType"`
+	// KVSARN is the existing store given at build (--kvs-arn), "" when the
+	// stack creates one or publish --kvs-arn names it.
+	KVSARN   string   `json:"keyValueStoreARN,omitempty"`
+	Size     int      `json:"size"`
+	BasePath string   `json:"basePath"`
+	Auth     []string `json:"auth,omitempty"`
 	// UsersInKVS: the gate reads basic-auth users from the KeyValueStore,
 	// so deploying it needs the users file (--auth-users).
 	UsersInKVS bool `json:"usersInKVS,omitempty"`
+}
+
+// UsesKVS says whether the gate reads a KeyValueStore: the cookie secret
+// (--auth cookie) or the users (--users-in-kvs). Its code names no store:
+// it reads the one associated with the function.
+func (i FunctionInfo) UsesKVS() bool {
+	return i.UsersInKVS || slices.Contains(i.Auth, "cookie")
 }
 
 // EdgeOptions says which hosts to write for and how the CloudFront gate

@@ -114,6 +114,49 @@ func TestGateRedirectExact(t *testing.T) {
 
 const testARN = "arn:aws:cloudfront::123456789012:key-value-store/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
 
+// TestGateNamesNoStore: the gate reads the KeyValueStore associated with
+// its function, kvs() without an id, so its code is the same whichever
+// store (or none yet) the build was told of; under goja and node (whose
+// stand-in refuses an id) it reads the users from the store.
+func TestGateNamesNoStore(t *testing.T) {
+	alice, pw, err := NewUser("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := CloudFrontOptions{BasePath: "/agents", Routes: []string{"agents"},
+		Basic:  &BasicAuth{Realm: "S", Users: []User{alice}, InKVS: true},
+		Cookie: &CookieAuth{Name: "s", LoginURL: "https://login.example.com/"}}
+	code, err := CompileCloudFront(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, arn := range []string{testARN, "arn:aws:cloudfront::123456789012:key-value-store/ffffffff"} {
+		o.KVSARN = arn
+		if other, err := CompileCloudFront(o); err != nil || other != code {
+			t.Errorf("--kvs-arn %s changes the code (err %v)", arn, err)
+		}
+	}
+	if !strings.HasPrefix(code, kvsImport) || !strings.Contains(code, "cf.kvs()") || strings.Contains(code, "0a1b2c3d") {
+		t.Errorf("the gate does not read its store with cf.kvs(): %s", code)
+	}
+	if len(code) > MaxFunctionSize {
+		t.Errorf("%d bytes", len(code))
+	}
+	secret := strings.Repeat("k", 40)
+	auth := map[string]string{"authorization": basicHeader("alice", pw)}
+	live := session(secret, "", fmt.Sprintf(`{"exp":%d}`, time.Now().Unix()+600))
+	runCases(t, code, kvsEntries([]byte(secret), []User{alice}), []gateCase{
+		{"user and cookie from the store", ev("/agents/", "", "", auth, map[string]string{"s": live}), want{uri: "/agents/index.html"}},
+		{"no cookie", ev("/agents/", "", "", auth, nil), want{status: 302, location: "https://login.example.com/"}},
+		{"no password", ev("/agents/", "", "", nil, map[string]string{"s": live}), want{status: 401}},
+	})
+	// An empty store denies: a deploy that has not written the keys yet
+	// fails closed.
+	runCases(t, code, nil, []gateCase{
+		{"empty store", ev("/agents/", "", "", auth, map[string]string{"s": live}), want{status: 401}},
+	})
+}
+
 func basicHeader(user, pw string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pw))
 }
@@ -127,9 +170,6 @@ func TestGateBasic(t *testing.T) {
 		t.Run(fmt.Sprintf("inKVS=%v", inKVS), func(t *testing.T) {
 			o := CloudFrontOptions{BasePath: "/agents", Routes: []string{"agents"},
 				Basic: &BasicAuth{Realm: "Team Studio", Users: []User{alice}, InKVS: inKVS}}
-			if inKVS {
-				o.KVSARN = testARN
-			}
 			code, err := CompileCloudFront(o)
 			if err != nil {
 				t.Fatal(err)
@@ -214,7 +254,7 @@ func session(secret, header string, claims string) string {
 
 func TestGateCookie(t *testing.T) {
 	secret := strings.Repeat("s3cr3t-", 6)
-	o := CloudFrontOptions{BasePath: "/agents", KVSARN: testARN,
+	o := CloudFrontOptions{BasePath: "/agents",
 		Cookie: &CookieAuth{Name: "studio_session", LoginURL: "https://login.example.com/start?app=studio", ReturnParam: "return_to"}}
 	code, err := CompileCloudFront(o)
 	if err != nil {

@@ -20,14 +20,15 @@ func cloudFrontReadme(m *build.Manifest, o CloudFrontOptions, size int) []byte {
 	w("    aws cloudfront create-function --name NAME --function-code fileb://%s \\\n", FunctionFile)
 	w("      --function-config '{\"Comment\":\"studio gate\",\"Runtime\":\"%s\"", Runtime)
 	if o.usesKVS() {
-		w(",\"KeyValueStoreAssociations\":{\"Quantity\":1,\"Items\":[{\"KeyValueStoreARN\":\"%s\"}]}", o.KVSARN)
+		w(",\"KeyValueStoreAssociations\":{\"Quantity\":1,\"Items\":[{\"KeyValueStoreARN\":\"%s\"}]}", or(o.KVSARN, "KVS_ARN"))
 	}
 	w("}'\n    aws cloudfront publish-function --name NAME --if-match ETAG\n")
 	w("    aws cloudfront create-response-headers-policy --response-headers-policy-config file://%s\n\n", HeadersPolicyFile)
 	w("then attach both to the cache behaviour that serves Studio (viewer request).\n")
 	if o.usesKVS() {
-		w("\nThe KeyValueStore must exist before deploying (aws cloudfront\ncreate-key-value-store). Its entries are secrets and are not in this\n")
-		w("directory: publish writes them when it deploys, reading the cookie secret from\n")
+		w("\nThe gate reads the KeyValueStore associated with the function (its code\nnames none). stack.yaml creates one; without the stack, create it (aws\n")
+		w("cloudfront create-key-value-store) and give its ARN to publish --kvs-arn.\n")
+		w("Its entries are secrets and are not in this directory: publish writes them\nwhen it deploys, reading the cookie secret from\n")
 		w("--cookie-secret-file or STUDIOBAKE_COOKIE_SECRET and KeyValueStore users from\n--auth-users (by hand: keys %q and %q+NAME = SALT:HASH).\n", KVSCookieSecret, KVSUserPrefix)
 	}
 	if o.Cookie != nil {

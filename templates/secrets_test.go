@@ -124,7 +124,7 @@ func TestGateKVS(t *testing.T) {
 // A key that is not UTF-8 text signs sessions the gate accepts: the store
 // holds it as hex and the gate decodes it into the same bytes.
 func TestGateCookieBinaryKey(t *testing.T) {
-	o := CloudFrontOptions{BasePath: "/agents", KVSARN: testARN,
+	o := CloudFrontOptions{BasePath: "/agents",
 		Cookie: &CookieAuth{Name: "studio_session", LoginURL: "https://login.example.com/"}}
 	code, err := CompileCloudFront(o)
 	if err != nil {

@@ -34,14 +34,32 @@ type specProp struct {
 
 // specSupplement holds what CloudFormation added after the newest
 // specification the package ships (130.1.0): the KeyValueStore association
-// of a function (2023-11). goformation, generated from a later
-// specification, has the same property with the same shape.
+// of a function and the KeyValueStore resource (2023-11).
+// goformation, generated from a later specification, has the same
+// properties with the same shapes; the resource is as the CloudFormation
+// reference documents it (aws-resource-cloudfront-keyvaluestore: Name
+// required, Comment, ImportSource; attributes Arn, Id, Status).
 var specSupplement = map[string]map[string]specProp{
 	"AWS::CloudFront::Function.FunctionConfig": {
 		"KeyValueStoreAssociations": {Type: "List", ItemType: "KeyValueStoreAssociation"},
 	},
 	"AWS::CloudFront::Function.KeyValueStoreAssociation": {
 		"KeyValueStoreARN": {Required: true, PrimitiveType: "String"},
+	},
+	"AWS::CloudFront::KeyValueStore.ImportSource": {
+		"SourceArn":  {Required: true, PrimitiveType: "String"},
+		"SourceType": {Required: true, PrimitiveType: "String"},
+	},
+}
+
+var specResourceSupplement = map[string]specType{
+	"AWS::CloudFront::KeyValueStore": {
+		Properties: map[string]specProp{
+			"Name":         {Required: true, PrimitiveType: "String"},
+			"Comment":      {PrimitiveType: "String"},
+			"ImportSource": {Type: "ImportSource"},
+		},
+		Attributes: map[string]any{"Arn": map[string]any{}, "Id": map[string]any{}, "Status": map[string]any{}},
 	},
 }
 
@@ -76,6 +94,11 @@ func loadSpec(t *testing.T) *cfnSpec {
 			}
 		}
 		s.PropertyTypes[name] = pt
+	}
+	for name, rt := range specResourceSupplement {
+		if _, ok := s.ResourceTypes[name]; !ok {
+			s.ResourceTypes[name] = rt
+		}
 	}
 	return &s
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfrontkeyvaluestore"
 	smithy "github.com/aws/smithy-go"
 
 	"github.com/studiobake/studiobake/build"
@@ -118,10 +119,15 @@ func (r *Result) Summary(name string) string {
 // cannot be set up safely, which it reads without changing.
 func Check(ctx context.Context, c Clients, o Options) error {
 	if o.KeysOnly {
-		return nil
+		// The stack's store gets its keys after go-live: a store these
+		// credentials cannot read would leave a gate that denies everyone.
+		return storeReachable(ctx, c, o, "the stack's KeyValueStore")
 	}
 	if o.Name == "" || len(o.Code) == 0 {
 		return errors.New("deploy: need a function name and code")
+	}
+	if err := reachable(ctx, c, o); err != nil {
+		return err
 	}
 	if !o.Associate {
 		return nil
@@ -221,6 +227,27 @@ func kvsARNs(c *types.FunctionConfig) string {
 		}
 	}
 	return strings.Join(arns, ",")
+}
+
+// reachable reads the function (absent is fine: the deploy creates it) and
+// the KeyValueStore, so that credentials that cannot manage them fail before
+// publish uploads anything.
+func reachable(ctx context.Context, c Clients, o Options) error {
+	_, err := c.CloudFront.DescribeFunction(ctx, &cloudfront.DescribeFunctionInput{Name: &o.Name, Stage: types.FunctionStageDevelopment})
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("--function-name %s: cannot read the function, so nothing was changed: %w", o.Name, err)
+	}
+	return storeReachable(ctx, c, o, "--kvs-arn")
+}
+
+func storeReachable(ctx context.Context, c Clients, o Options, what string) error {
+	if o.KVSARN == "" || c.KVS == nil {
+		return nil
+	}
+	if _, err := c.KVS.DescribeKeyValueStore(ctx, &cloudfrontkeyvaluestore.DescribeKeyValueStoreInput{KvsARN: &o.KVSARN}); err != nil {
+		return fmt.Errorf("%s %s: cannot read the KeyValueStore, so nothing was changed: %w", what, o.KVSARN, err)
+	}
+	return nil
 }
 
 func isNotFound(err error) bool {

@@ -20,19 +20,29 @@ import (
 const (
 	invalidationAttempts = 8
 	maxRetryBackoff      = 2 * time.Minute
+	// DefaultPollMax caps the interval between status checks: an
+	// invalidation usually completes within a minute, sometimes many.
+	DefaultPollMax = 20 * time.Second
 )
 
 // Invalidator invalidates paths of one distribution.
 type Invalidator struct {
 	API          InvalidationsAPI
 	Distribution string
-	// Backoff is the first wait after TooManyInvalidationsInProgress;
-	// Poll the interval between status checks.
-	Backoff, Poll time.Duration
-	// Note reports a retry; Verbose reports progress. Either may be nil.
+	// Backoff is the first wait after TooManyInvalidationsInProgress; Poll
+	// the first interval between status checks, doubled after each check
+	// up to PollMax (default DefaultPollMax).
+	Backoff, Poll, PollMax time.Duration
+	// Note reports a retry and what Wait waits for; Verbose reports
+	// progress. Either may be nil.
 	Note, Verbose func(format string, args ...any)
 	// Requests, when set, counts the requests made.
 	Requests *int64
+
+	// now and sleep are the clock (time.Now and a timer when nil), for
+	// tests.
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Invalidate creates one invalidation for paths and returns its id. The
@@ -60,7 +70,7 @@ func (c *Invalidator) Invalidate(ctx context.Context, release string, paths []st
 			return "", fmt.Errorf("invalidate %v on distribution %s: %w", paths, c.Distribution, err)
 		}
 		logf(c.Note, "CloudFront has too many invalidations in progress; retrying in %s", wait)
-		if err := sleep(ctx, wait); err != nil {
+		if err := c.wait(ctx, wait); err != nil {
 			return "", fmt.Errorf("invalidate on distribution %s: %w", c.Distribution, err)
 		}
 		wait = min(wait*2, maxRetryBackoff)
@@ -68,8 +78,15 @@ func (c *Invalidator) Invalidate(ctx context.Context, release string, paths []st
 }
 
 // Wait polls until the invalidation is completed (CloudFront takes seconds
-// to minutes) or ctx ends.
+// to minutes) or ctx ends. It checks soon (a small invalidation is often
+// done in seconds), then twice as long after each check up to PollMax, and
+// says each time what it waits for.
 func (c *Invalidator) Wait(ctx context.Context, id string) error {
+	start := c.clock()
+	interval, most := c.Poll, c.PollMax
+	if most <= 0 {
+		most = DefaultPollMax
+	}
 	for {
 		c.count()
 		out, err := c.API.GetInvalidation(ctx, &cloudfront.GetInvalidationInput{
@@ -77,15 +94,33 @@ func (c *Invalidator) Wait(ctx context.Context, id string) error {
 		if err != nil {
 			return fmt.Errorf("invalidation %s on distribution %s: %w", id, c.Distribution, err)
 		}
-		status := aws.ToString(out.Invalidation.Status)
+		status, waited := aws.ToString(out.Invalidation.Status), c.clock().Sub(start).Round(time.Second)
 		if status == "Completed" {
+			logf(c.Note, "CloudFront invalidation %s on %s completed after %s", id, c.Distribution, waited)
 			return nil
 		}
-		logf(c.Verbose, "invalidation %s: %s", id, status)
-		if err := sleep(ctx, c.Poll); err != nil {
+		logf(c.Note, "waiting for CloudFront invalidation %s on %s (%s, %s)", id, c.Distribution, status, waited)
+		if err := c.wait(ctx, interval); err != nil {
 			return fmt.Errorf("wait for invalidation %s: %w", id, err)
 		}
+		if interval < most {
+			interval = min(interval*2, most)
+		}
 	}
+}
+
+func (c *Invalidator) clock() time.Time {
+	if c.now != nil {
+		return c.now()
+	}
+	return time.Now()
+}
+
+func (c *Invalidator) wait(ctx context.Context, d time.Duration) error {
+	if c.sleep != nil {
+		return c.sleep(ctx, d)
+	}
+	return sleep(ctx, d)
 }
 
 func (c *Invalidator) count() {
@@ -109,4 +144,19 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// DistributionReader reads a distribution's configuration.
+type DistributionReader interface {
+	GetDistributionConfig(ctx context.Context, in *cloudfront.GetDistributionConfigInput, optFns ...func(*cloudfront.Options)) (*cloudfront.GetDistributionConfigOutput, error)
+}
+
+// Reachable reads the distribution once, so that a wrong id or credentials
+// without CloudFront access fail before publish writes anything, not after
+// the release is live.
+func Reachable(ctx context.Context, api DistributionReader, id string) error {
+	if _, err := api.GetDistributionConfig(ctx, &cloudfront.GetDistributionConfigInput{Id: &id}); err != nil {
+		return fmt.Errorf("--distribution-id %s: cannot read the distribution, so nothing was changed: %w", id, err)
+	}
+	return nil
 }

@@ -2,7 +2,9 @@ package cdn
 
 import (
 	"context"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,5 +42,46 @@ func TestWaitStopsOnCancel(t *testing.T) {
 	defer cancel()
 	if err := inv.Wait(ctx, id); err == nil {
 		t.Error("Wait returned nil for a never-completing invalidation")
+	}
+}
+
+// Wait checks soon, then less and less often, and says each time what it
+// waits for; the clock is the test's.
+func TestWaitBacksOffAndSaysWhatItWaitsFor(t *testing.T) {
+	f, c := newFake(t)
+	f.Pending = 6
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var slept []time.Duration
+	var notes []string
+	inv := &Invalidator{API: c.CloudFront, Distribution: cdntest.DistributionID, Poll: 2 * time.Second,
+		Note: func(format string, a ...any) { notes = append(notes, fmt.Sprintf(format, a...)) },
+		now:  func() time.Time { return now },
+		sleep: func(ctx context.Context, d time.Duration) error {
+			slept = append(slept, d)
+			now = now.Add(d)
+			return ctx.Err()
+		}}
+	id, err := inv.Invalidate(context.Background(), "r", []string{"/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := inv.Wait(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	s := time.Second
+	if want := []time.Duration{2 * s, 4 * s, 8 * s, 16 * s, 20 * s, 20 * s}; !reflect.DeepEqual(slept, want) {
+		t.Errorf("waited %v between checks, want %v (doubling from Poll up to DefaultPollMax)", slept, want)
+	}
+	want := []string{
+		"waiting for CloudFront invalidation I1 on E123 (InProgress, 0s)",
+		"waiting for CloudFront invalidation I1 on E123 (InProgress, 2s)",
+		"waiting for CloudFront invalidation I1 on E123 (InProgress, 6s)",
+		"waiting for CloudFront invalidation I1 on E123 (InProgress, 14s)",
+		"waiting for CloudFront invalidation I1 on E123 (InProgress, 30s)",
+		"waiting for CloudFront invalidation I1 on E123 (InProgress, 50s)",
+		"CloudFront invalidation I1 on E123 completed after 1m10s",
+	}
+	if !reflect.DeepEqual(notes, want) {
+		t.Errorf("lines:\n%s\nwant:\n%s", strings.Join(notes, "\n"), strings.Join(want, "\n"))
 	}
 }

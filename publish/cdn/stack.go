@@ -1,6 +1,7 @@
 package cdn
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 	gf "github.com/awslabs/goformation/v7/cloudformation"
 	cfcf "github.com/awslabs/goformation/v7/cloudformation/cloudfront"
 	cfs3 "github.com/awslabs/goformation/v7/cloudformation/s3"
+	"github.com/awslabs/goformation/v7/intrinsics"
 	"gopkg.in/yaml.v3"
 
 	"github.com/studiobake/studiobake/build"
@@ -36,6 +38,7 @@ const (
 	stackBucketPolicy = "SiteBucketPolicy"
 	stackOAC          = "OriginAccessControl"
 	stackFunction     = "GateFunction"
+	stackKVS          = "GateKeyValueStore"
 	stackHeaders      = "HeadersPolicy"
 	stackDistribution = "Distribution"
 	paramDomain       = "DomainName"
@@ -52,6 +55,9 @@ const (
 	OutputDistributionID = "DistributionId"
 	OutputDomainName     = "DomainName"
 	OutputStudioURL      = "StudioURL"
+	// OutputKVSARN is the store the gate reads, where publish --stack
+	// writes the cookie secret and KVS users; only when the bake uses one.
+	OutputKVSARN = "KeyValueStoreArn"
 )
 
 // Managed policies and limits the stack uses.
@@ -66,8 +72,12 @@ const (
 // policy, where Studio is served and how it reaches the API, and the
 // defaults of the stack's parameters.
 type StackOptions struct {
-	Code          string // the compiled gate (function.js)
-	KVSARN        string // the KeyValueStore the gate reads, "" for none
+	Code string // the compiled gate (function.js)
+	// KVS: the gate reads a KeyValueStore (cookie auth, --users-in-kvs).
+	// The stack creates one and associates it with the function, unless
+	// KVSARN names an existing store (build --kvs-arn) to associate.
+	KVS           bool
+	KVSARN        string
 	HeadersPolicy *types.ResponseHeadersPolicyConfig
 	BasePath      string
 	API           build.API
@@ -93,6 +103,8 @@ func (o StackOptions) Validate() error {
 		return fmt.Errorf("invalid --stack-domain %q: want a lower-case host name such as studio.example.com", o.Domain)
 	case o.CertificateARN != "" && !acmARN.MatchString(o.CertificateARN):
 		return fmt.Errorf("invalid --stack-certificate-arn %q: want an ACM certificate ARN in us-east-1 (CloudFront reads certificates there only)", o.CertificateARN)
+	case o.KVSARN != "":
+		return templates.CheckKVSARN("--kvs-arn", o.KVSARN)
 	}
 	return nil
 }
@@ -119,7 +131,7 @@ func StackFromBake(dir string, m *build.Manifest, domain, cert string) (StackOpt
 	if err != nil {
 		return StackOptions{}, err
 	}
-	return StackOptions{Code: code, KVSARN: info.KVSARN, HeadersPolicy: policy, BasePath: m.BasePath, API: m.API,
+	return StackOptions{Code: code, KVS: info.UsesKVS(), KVSARN: info.KVSARN, HeadersPolicy: policy, BasePath: m.BasePath, API: m.API,
 		Domain: domain, CertificateARN: cert}, nil
 }
 
@@ -178,7 +190,35 @@ func uniqueName(kind string) string {
 	return gf.Join("", []string{"studiobake-" + kind + "-", gf.Select(2, gf.Split("/", gf.Ref("AWS::StackId")))})
 }
 
-func stack(o StackOptions) (*gf.Template, error) {
+// template is a CloudFormation template of goformation's typed resources.
+// goformation's own Template type is left out: decoding it registers every
+// resource type of every AWS service, which the linker then keeps (19 MB
+// of studiobake's binary); its resources and intrinsics are what we use.
+type template struct {
+	AWSTemplateFormatVersion string                  `json:"AWSTemplateFormatVersion"`
+	Description              string                  `json:"Description,omitempty"`
+	Parameters               map[string]gf.Parameter `json:"Parameters,omitempty"`
+	Conditions               map[string]any          `json:"Conditions,omitempty"`
+	Resources                map[string]gf.Resource  `json:"Resources"`
+	Outputs                  map[string]gf.Output    `json:"Outputs,omitempty"`
+}
+
+func newTemplate() *template {
+	return &template{AWSTemplateFormatVersion: "2010-09-09", Parameters: map[string]gf.Parameter{},
+		Conditions: map[string]any{}, Resources: map[string]gf.Resource{}, Outputs: map[string]gf.Output{}}
+}
+
+// JSON resolves goformation's encoded intrinsics (Ref, Fn::Join...), as its
+// Template.JSON does.
+func (t *template) JSON() ([]byte, error) {
+	j, err := json.Marshal(t)
+	if err != nil {
+		return nil, err
+	}
+	return intrinsics.ProcessJSON(j, nil)
+}
+
+func stack(o StackOptions) (*template, error) {
 	dist, err := stackDistributionConfig(o)
 	if err != nil {
 		return nil, err
@@ -187,7 +227,7 @@ func stack(o StackOptions) (*gf.Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := gf.NewTemplate()
+	t := newTemplate()
 	t.Description = "Mastra Studio (base path " + or(o.BasePath, "/") + "): private S3 bucket, CloudFront distribution and the studiobake gate"
 	t.Parameters[paramDomain] = gf.Parameter{Type: "String", Default: o.Domain,
 		Description: aws.String("Alternate domain name for Studio (e.g. studio.example.com); empty for the distribution's own name. Needs CertificateArn.")}
@@ -199,7 +239,7 @@ func stack(o StackOptions) (*gf.Template, error) {
 	t.Resources[stackOAC] = &cfcf.OriginAccessControl{OriginAccessControlConfig: &cfcf.OriginAccessControl_OriginAccessControlConfig{
 		Name: uniqueName("oac"), OriginAccessControlOriginType: "s3", SigningBehavior: "always", SigningProtocol: "sigv4",
 		Description: aws.String("studiobake: CloudFront reads the Studio bucket")}}
-	t.Resources[stackFunction] = stackFunctionResource(o)
+	t.Resources[stackFunction] = stackFunctionResource(o, stackStore(t, o))
 	t.Resources[stackHeaders] = &cfcf.ResponseHeadersPolicy{ResponseHeadersPolicyConfig: policy}
 	t.Resources[stackDistribution] = &cfcf.Distribution{DistributionConfig: dist}
 	stackOutputs(t, o.BasePath)
@@ -246,12 +286,31 @@ func stackPolicy() *cfs3.BucketPolicy {
 		}}}
 }
 
-func stackFunctionResource(o StackOptions) *cfcf.Function {
+// stackStore is the ARN of the KeyValueStore the gate reads ("" for a
+// gate that reads none): a store of the stack's own, or the existing one
+// the build was given. Either way an output names it, for publish --stack
+// to write the secrets into; the template holds none of them.
+func stackStore(t *template, o StackOptions) string {
+	if !o.KVS {
+		return ""
+	}
+	arn := o.KVSARN
+	if arn == "" {
+		t.Resources[stackKVS] = &cfcf.KeyValueStore{Name: uniqueName("kvs"),
+			Comment: aws.String("studiobake: the Studio gate's cookie secret and users, written by publish --stack")}
+		arn = gf.GetAtt(stackKVS, "Arn")
+	}
+	t.Outputs[OutputKVSARN] = gf.Output{Value: arn,
+		Description: aws.String("the KeyValueStore the gate reads; publish --stack writes the cookie secret and users there")}
+	return arn
+}
+
+func stackFunctionResource(o StackOptions, kvsARN string) *cfcf.Function {
 	f := &cfcf.Function{Name: uniqueName("gate"), AutoPublish: aws.Bool(true), FunctionCode: o.Code,
 		FunctionConfig: &cfcf.Function_FunctionConfig{Runtime: templates.Runtime,
 			Comment: "Mastra Studio gate (studiobake), base " + or(o.BasePath, "/")}}
-	if o.KVSARN != "" {
-		f.FunctionConfig.KeyValueStoreAssociations = []cfcf.Function_KeyValueStoreAssociation{{KeyValueStoreARN: o.KVSARN}}
+	if kvsARN != "" {
+		f.FunctionConfig.KeyValueStoreAssociations = []cfcf.Function_KeyValueStoreAssociation{{KeyValueStoreARN: kvsARN}}
 	}
 	return f
 }
@@ -434,7 +493,7 @@ func stackHeadersPolicy(p *types.ResponseHeadersPolicyConfig) (*cfcf.ResponseHea
 }
 
 // stackOutputs are what publish --stack reads, and where Studio is.
-func stackOutputs(t *gf.Template, base string) {
+func stackOutputs(t *template, base string) {
 	prefix := ""
 	if base != "" {
 		prefix = strings.TrimPrefix(base, "/") + "/"

@@ -30,9 +30,10 @@ func testPolicy() *types.ResponseHeadersPolicyConfig {
 func stackVariants() map[string]StackOptions {
 	oneOrigin := build.API{Mode: build.APIOneOrigin, Prefix: "/api", Upstream: "https://mastra.internal.example.com"}
 	return map[string]StackOptions{
-		"root":       {Code: gateV1, HeadersPolicy: testPolicy()},
-		"base-path":  {Code: gateV1, HeadersPolicy: testPolicy(), BasePath: "/agents"},
-		"one-origin": {Code: gateV1, HeadersPolicy: testPolicy(), BasePath: "/agents", API: oneOrigin, KVSARN: testKVS},
+		"root":        {Code: gateV1, HeadersPolicy: testPolicy()},
+		"base-path":   {Code: gateV1, HeadersPolicy: testPolicy(), BasePath: "/agents"},
+		"one-origin":  {Code: gateV1, HeadersPolicy: testPolicy(), BasePath: "/agents", API: oneOrigin, KVS: true},
+		"given-store": {Code: gateV1, HeadersPolicy: testPolicy(), BasePath: "/agents", KVS: true, KVSARN: testKVS},
 		"domain": {Code: gateV1, HeadersPolicy: testPolicy(), BasePath: "/agents", Domain: "studio.example.com",
 			CertificateARN: "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"},
 	}
@@ -88,6 +89,10 @@ func TestSpecCheckFails(t *testing.T) {
 		{"bad attribute", func(tpl map[string]any) {
 			tpl["Outputs"].(map[string]any)["X"] = map[string]any{"Value": map[string]any{"Fn::GetAtt": []any{"Distribution", "Arnn"}}}
 		}, `has no attribute "Arnn"`},
+		{"store without a name", func(tpl map[string]any) { delete(props(tpl, stackKVS), "Name") }, `GateKeyValueStore: required property "Name" missing`},
+		{"store attribute", func(tpl map[string]any) {
+			tpl["Outputs"].(map[string]any)[OutputKVSARN] = map[string]any{"Value": map[string]any{"Fn::GetAtt": []any{stackKVS, "ARN"}}}
+		}, `(AWS::CloudFront::KeyValueStore) has no attribute "ARN"`},
 		{"dangling Ref", func(tpl map[string]any) { props(tpl, "SiteBucketPolicy")["Bucket"] = map[string]any{"Ref": "Nope"} }, `Ref to "Nope"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -138,6 +143,7 @@ func TestStackSecurityShape(t *testing.T) {
 			checkAPI(t, d, cbs, o)
 			checkBucket(t, tpl)
 			checkPolicy(t, tpl)
+			checkStore(t, tpl, o)
 		})
 	}
 }
@@ -197,6 +203,40 @@ func checkAPI(t *testing.T, d map[string]any, cbs []any, o StackOptions) {
 	}
 	if !found {
 		t.Errorf("no https origin for the upstream: %v", d["Origins"])
+	}
+}
+
+// checkStore: a gate that reads a KeyValueStore is associated with
+// exactly one, the stack's own (created empty: no ImportSource, so no
+// entry and no secret in the template) or the one the build named, and an
+// output names it for publish --stack; a gate that reads none has neither.
+func checkStore(t *testing.T, tpl map[string]any, o StackOptions) {
+	t.Helper()
+	res := tpl["Resources"].(map[string]any)
+	assoc := props(tpl, "GateFunction")["FunctionConfig"].(map[string]any)["KeyValueStoreAssociations"]
+	out, hasOut := tpl["Outputs"].(map[string]any)[OutputKVSARN].(map[string]any)
+	_, created := res[stackKVS]
+	if !o.KVS {
+		if assoc != nil || hasOut || created {
+			t.Errorf("a gate that reads no store: association %v, output %v, store created %v", assoc, out, created)
+		}
+		return
+	}
+	want := any(o.KVSARN)
+	if o.KVSARN == "" {
+		want = map[string]any{"Fn::GetAtt": []any{stackKVS, "Arn"}}
+		store := props(tpl, stackKVS)
+		if res[stackKVS].(map[string]any)["Type"] != "AWS::CloudFront::KeyValueStore" || len(store) != 2 || store["Name"] == nil || store["Comment"] == nil {
+			t.Errorf("the stack's store: %v", res[stackKVS])
+		}
+	} else if created {
+		t.Errorf("a store was created beside the one the build named")
+	}
+	if fmt.Sprint(assoc) != fmt.Sprint([]any{map[string]any{"KeyValueStoreARN": want}}) {
+		t.Errorf("function's stores %v, want %v", assoc, want)
+	}
+	if !hasOut || fmt.Sprint(out["Value"]) != fmt.Sprint(want) {
+		t.Errorf("output %s = %v, want %v", OutputKVSARN, out, want)
 	}
 }
 

@@ -25,6 +25,10 @@ type StackTarget struct {
 	Prefix         string // "agents/", or "/" for the bucket root
 	DistributionID string
 	StudioURL      string
+	// KVSARN is the KeyValueStore the stack's gate reads, "" when the
+	// stack has none (the bake's gate reads no store, or the stack is
+	// older than that output).
+	KVSARN string
 }
 
 // usableStatus are the states in which a stack's resources exist as its
@@ -70,5 +74,5 @@ func ReadStack(ctx context.Context, api StacksAPI, name string) (StackTarget, er
 			"(or give --bucket and --distribution-id instead of --stack)", name, strings.Join(missing, ", "), StackFile)
 	}
 	return StackTarget{Bucket: got[OutputBucket], Prefix: got[OutputPrefix], DistributionID: got[OutputDistributionID],
-		StudioURL: got[OutputStudioURL]}, nil
+		StudioURL: got[OutputStudioURL], KVSARN: got[OutputKVSARN]}, nil
 }

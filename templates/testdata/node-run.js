@@ -11,13 +11,19 @@ process.stdin.on('end', async () => {
   const { code, kvs, events } = JSON.parse(input);
   const store = kvs || {};
   const cloudfront = {
-    kvs: () => ({
-      get: async (k) => {
-        if (!Object.prototype.hasOwnProperty.call(store, k)) throw new Error('KeyNotFound');
-        return store[k];
-      },
-      exists: async (k) => Object.prototype.hasOwnProperty.call(store, k),
-    }),
+    // The gate reads the store associated with its function and names
+    // none (a function has at most one): an id here is a regression that
+    // would tie the code to one store's ARN.
+    kvs: (...id) => {
+      if (id.length > 0) throw new Error('kvs(' + JSON.stringify(id[0]) + '): the gate must call kvs() without a store id');
+      return {
+        get: async (k) => {
+          if (!Object.prototype.hasOwnProperty.call(store, k)) throw new Error('KeyNotFound');
+          return store[k];
+        },
+        exists: async (k) => Object.prototype.hasOwnProperty.call(store, k),
+      };
+    },
   };
   const modules = { crypto: require('crypto'), querystring: require('querystring'), buffer: require('buffer'), cloudfront };
   const ctx = vm.createContext({

@@ -40,6 +40,11 @@ const DistributionID = "E123"
 type CloudFront struct {
 	// DenyTests answers TestFunction with AccessDenied.
 	DenyTests bool
+	// DenyFunctions answers every request about functions with
+	// AccessDenied, as for credentials without cloudfront:*Function*.
+	DenyFunctions bool
+	// DenyKVS answers every KeyValueStore request with AccessDenied.
+	DenyKVS bool
 	// Busy answers this many CreateInvalidation calls with
 	// TooManyInvalidationsInProgress; Pending is how many polls of a new
 	// invalidation answer InProgress before Completed.
@@ -55,6 +60,7 @@ type CloudFront struct {
 	distETag string
 	kvs      map[string]string
 	kvsETag  string
+	kvsARNs  []string // the store of each UpdateKeys, in order
 	policies map[string]*fakePolicy
 	batches  []Batch
 	polls    map[string]int // polls left per invalidation
@@ -109,6 +115,10 @@ var creds = credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")
 
 // Client is the SDK's CloudFront client pointed at the fake, without
 // retries so that a test sees each answer.
+// URL is the fake's endpoint, for a studiobake process pointed at it with
+// AWS_ENDPOINT_URL_CLOUDFRONT.
+func (f *CloudFront) URL() string { return f.srv.URL }
+
 func (f *CloudFront) Client() *cloudfront.Client {
 	return cloudfront.New(cloudfront.Options{BaseEndpoint: aws.String(f.srv.URL), Region: "us-east-1",
 		Credentials: creds, RetryMaxAttempts: 1, HTTPClient: f.srv.Client()})
@@ -182,6 +192,14 @@ func (f *CloudFront) KVS() map[string]string {
 	return maps.Clone(f.kvs)
 }
 
+// KVSWrites lists the store ARN of each UpdateKeys call, in order: the
+// fake keeps one store's entries, so a test checks where they went here.
+func (f *CloudFront) KVSWrites() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.kvsARNs)
+}
+
 // SetKey writes a KeyValueStore entry directly.
 func (f *CloudFront) SetKey(k, v string) {
 	f.mu.Lock()
@@ -232,6 +250,10 @@ func (f *CloudFront) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	dist := "/2020-05-31/distribution/" + DistributionID
 	switch {
+	case strings.HasPrefix(path, "/key-value-stores/") && f.DenyKVS:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(403)
+		json.NewEncoder(w).Encode(map[string]string{"__type": "AccessDeniedException", "message": "not authorized to use this store"})
 	case strings.HasPrefix(path, "/key-value-stores/"):
 		f.serveKVS(w, r, path, body)
 	case strings.HasPrefix(path, "/2020-05-31/response-headers-policy"):
@@ -242,6 +264,8 @@ func (f *CloudFront) serve(w http.ResponseWriter, r *http.Request) {
 		f.serveInvalidation(w, r, strings.TrimPrefix(path, dist+"/invalidation"), body)
 	case strings.HasPrefix(path, "/2020-05-31/distribution/"):
 		xmlError(w, 404, "NoSuchDistribution", "unknown "+r.Method+" "+path)
+	case strings.HasPrefix(path, "/2020-05-31/function") && f.DenyFunctions:
+		xmlError(w, 403, "AccessDenied", "not authorized to use functions")
 	case strings.HasPrefix(path, "/2020-05-31/function"):
 		f.serveFunction(w, r, path, body)
 	default:
@@ -538,6 +562,7 @@ func (f *CloudFront) serveKVS(w http.ResponseWriter, r *http.Request, path strin
 		json.NewEncoder(w).Encode(map[string]any{"Items": items})
 	default:
 		f.calls["UpdateKeys"]++
+		f.kvsARNs = append(f.kvsARNs, arn)
 		if r.Header.Get("If-Match") != f.kvsETag {
 			w.WriteHeader(409)
 			json.NewEncoder(w).Encode(map[string]string{"__type": "ConflictException", "message": "stale ETag"})
