@@ -73,10 +73,13 @@ func LoadAWSConfig(ctx context.Context, o AWSOptions) (aws.Config, error) {
 	if cfg.Credentials == nil {
 		return cfg, errNoCredentials(nil)
 	}
-	if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
-		if ctx.Err() != nil { // interrupted, not a missing login
-			return cfg, fmt.Errorf("load AWS credentials: %w", ctx.Err())
-		}
+	_, err = cfg.Credentials.Retrieve(ctx)
+	if ctx.Err() != nil {
+		// Interrupted, not a missing login; checked whatever Retrieve said,
+		// since a cached provider races its answer against ctx.Done().
+		return cfg, fmt.Errorf("load AWS credentials: %w", ctx.Err())
+	}
+	if err != nil {
 		return cfg, errNoCredentials(err)
 	}
 	return cfg, nil
