@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/studiobake/studiobake/templates/hosttest"
+	"github.com/studiobake/studiobake/templates/nginxtest"
 	"net"
 	"net/http"
 	"net/url"
@@ -205,90 +206,33 @@ func hasSessionCookie(t *testing.T, ctx context.Context, u string) bool {
 }
 
 // nginxPath finds nginx (Debian puts it in /usr/sbin, often not on PATH).
-func nginxPath(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("nginx"); err == nil {
-		return p
-	}
-	if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
-		return "/usr/sbin/nginx"
-	}
-	need(t, "nginx not installed (Debian's nginx)")
-	return ""
-}
+func nginxPath(t *testing.T) string { return nginxtest.Exe(t) }
 
-// runNginx serves the bake in dir with the server block `build --edge
-// nginx` wrote, on a free loopback port, the way its header comment says:
-// included in nginx's http block, site/ under the base path of the root.
-// It returns the origin.
+// runNginx serves the bake in dir with the files `build --edge nginx`
+// wrote, the way their header comment says: included in nginx's http block,
+// site/ under the base path /agents of the root. It returns the origin.
 func runNginx(t *testing.T, exe, dir string) string {
 	t.Helper()
-	conf, err := os.ReadFile(filepath.Join(dir, "edge", "nginx", "studio.conf"))
+	edge := filepath.Join(dir, "edge", "nginx")
+	entries, err := os.ReadDir(edge)
 	if err != nil {
 		t.Fatalf("the nginx configuration: %v", err)
 	}
-	tmp := t.TempDir()
-	root := filepath.Join(tmp, "root")
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		t.Fatal(err)
+	files := map[string][]byte{}
+	for _, e := range entries {
+		if b, err := os.ReadFile(filepath.Join(edge, e.Name())); err == nil && !e.IsDir() {
+			files[e.Name()] = b
+		}
 	}
+	root := t.TempDir()
 	if err := os.Symlink(filepath.Join(dir, "site"), filepath.Join(root, "agents")); err != nil {
 		t.Fatal(err)
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	server := string(conf)
-	for old, repl := range map[string]string{"listen 80;": "listen " + addr + ";", "root /srv/studio;": "root " + root + ";"} {
-		if !strings.Contains(server, old) {
-			t.Fatalf("studio.conf has no %q to point at this test's port and root:\n%s", old, conf)
-		}
-		server = strings.Replace(server, old, repl, 1)
+	o := nginxtest.Options{Files: files, Conf: "studio.conf", Root: root}
+	if _, err := os.Stat(nginxtest.BrotliModule); err == nil {
+		o.Modules = []string{nginxtest.BrotliModule} // as a Debian install with the module does
+	} else {
+		delete(files, "studio-brotli.conf") // as the README says for nginx without it
 	}
-	if err := os.WriteFile(filepath.Join(tmp, "studio.conf"), []byte(server), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	top := fmt.Sprintf("pid %[1]s/nginx.pid;\nerror_log %[1]s/error.log;\nevents {}\nhttp {\n  access_log %[1]s/access.log;\n"+
-		"  include %[2]s;\n  client_body_temp_path %[1]s/body; proxy_temp_path %[1]s/proxy; fastcgi_temp_path %[1]s/fcgi;\n"+
-		"  uwsgi_temp_path %[1]s/uwsgi; scgi_temp_path %[1]s/scgi;\n  include %[1]s/studio.conf;\n}\n", tmp, mimeTypes(exe))
-	topPath := filepath.Join(tmp, "nginx.conf")
-	if err := os.WriteFile(topPath, []byte(top), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// master_process off: one process, no switch to an unprivileged user
-	// that could not read the temporary directory.
-	cmd := exec.Command(exe, "-p", tmp, "-c", topPath, "-g", "daemon off; master_process off;")
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		for _, f := range []string{"error.log", "access.log"} {
-			if b, err := os.ReadFile(filepath.Join(tmp, f)); err == nil {
-				_ = os.WriteFile(filepath.Join(artifactsDir(t), "nginx-"+sanitize(t.Name())+"-"+f), b, 0o644)
-			}
-		}
-	})
-	for i := 0; i < 100; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return "http://" + addr
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	errLog, _ := os.ReadFile(filepath.Join(tmp, "error.log"))
-	t.Fatalf("nginx did not start: %s\n%s", out.String(), errLog)
-	return ""
-}
-
-// mimeTypes is nginx's own mime.types, so files get the Content-Type nginx
-// users get (the generated configuration relies on it).
-func mimeTypes(exe string) string {
-	for _, p := range []string{"/etc/nginx/mime.types", filepath.Join(filepath.Dir(exe), "..", "conf", "mime.types")} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return "/etc/nginx/mime.types"
+	return nginxtest.Start(t, exe, o)
 }
