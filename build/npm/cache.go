@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -48,6 +47,10 @@ type cacheMeta struct {
 type fileSum struct {
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
+	// MTime (Unix nanoseconds) lets a later load skip re-hashing a file
+	// whose size and modification time are as recorded, as git's index
+	// does; 0 (entries written before it) means always hash.
+	MTime int64 `json:"mtime,omitempty"`
 }
 
 // entryKey names a cache entry; a scoped name's "/" can't be in a path component.
@@ -73,18 +76,55 @@ func loadEntry(dir, name, version string, subdirs []string) (*Fetched, error) {
 		return nil, fmt.Errorf("cache entry %s: stale metadata", dir)
 	}
 	studio := filepath.Join(dir, cacheStudio)
-	files, err := sumTree(studio)
-	if err != nil {
+	if err := verifyTree(studio, m.Files); err != nil {
 		return nil, fmt.Errorf("cache entry %s: %w", dir, err)
-	}
-	if !maps.Equal(files, m.Files) {
-		return nil, fmt.Errorf("cache entry %s: files differ from its metadata", dir)
 	}
 	return &Fetched{Dir: studio, Version: version, Integrity: m.Integrity, Subdir: m.Subdir, Cached: true, Warnings: m.Warnings}, nil
 }
 
-// sumTree records every file's size and sha256; anything but plain files and
-// directories makes the tree unusable.
+// verifyTree checks that root holds exactly the recorded files with their
+// contents: a file whose size and modification time are as recorded is
+// taken as unchanged (every bake would otherwise read the 11 MB tree twice),
+// any other is hashed.
+func verifyTree(root string, want map[string]fileSum) error {
+	seen := 0
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		w, ok := want[filepath.ToSlash(rel)]
+		if !ok || !d.Type().IsRegular() {
+			return fmt.Errorf("%s is not one of its files", p)
+		}
+		seen++
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if w.MTime != 0 && info.Size() == w.Size && info.ModTime().UnixNano() == w.MTime {
+			return nil
+		}
+		got, err := sumFile(p)
+		if err != nil {
+			return err
+		}
+		if got.Size != w.Size || got.SHA256 != w.SHA256 {
+			return fmt.Errorf("%s differs from its metadata", p)
+		}
+		return nil
+	})
+	if err == nil && seen != len(want) {
+		err = fmt.Errorf("%d of its %d files are missing", len(want)-seen, len(want))
+	}
+	return err
+}
+
+// sumTree records every file's size, sha256 and modification time;
+// anything but plain files and directories makes the tree unusable.
 func sumTree(root string) (map[string]fileSum, error) {
 	files := map[string]fileSum{}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -101,6 +141,9 @@ func sumTree(root string) (map[string]fileSum, error) {
 		s, err := sumFile(p)
 		if err != nil {
 			return err
+		}
+		if info, err := d.Info(); err == nil {
+			s.MTime = info.ModTime().UnixNano()
 		}
 		files[filepath.ToSlash(rel)] = s
 		return nil

@@ -1,6 +1,7 @@
 package npm
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -237,6 +238,15 @@ func TestFetchCorruptCacheRefetched(t *testing.T) {
 	}{
 		{"edited file", func(e string) error {
 			return os.WriteFile(filepath.Join(e, "studio", "index.html"), []byte("edited"), 0o644)
+		}},
+		{"edited file of the same size", func(e string) error {
+			p := filepath.Join(e, "studio", "index.html")
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			time.Sleep(10 * time.Millisecond) // a new modification time, as any editor makes
+			return os.WriteFile(p, bytes.Repeat([]byte("x"), len(b)), 0o644)
 		}},
 		{"deleted file", func(e string) error { return os.Remove(filepath.Join(e, "studio", "assets", "style-EfGh5678.css")) }},
 		{"extra file", func(e string) error {
