@@ -57,15 +57,24 @@ func find(t *testing.T, envVar, name, why, how string) string {
 // StartWrangler serves the Cloudflare Pages folder pub with wrangler pages
 // dev on a free loopback port and returns its origin. Telemetry, update
 // checks and the Request.cf download are off.
+//
+// Its inspector gets a free port too (its default, 9229, is shared by every
+// wrangler on the machine: tests of two packages run at once), and a start
+// that loses a port to another process between the pick and the listen is
+// tried again.
 func StartWrangler(t *testing.T, exe, pub string) string {
 	t.Helper()
-	port := freePort(t)
-	work := t.TempDir()
-	cmd := exec.Command(exe, "pages", "dev", pub, "--ip", "127.0.0.1", "--port", fmt.Sprint(port),
-		"--compatibility-date", WranglerCompatDate, "--log-level", "warn")
-	cmd.Env = append(os.Environ(), "WRANGLER_SEND_METRICS=false", "WRANGLER_SEND_ERROR_REPORTS=false",
-		"WRANGLER_HIDE_BANNER=true", "CLOUDFLARE_CF_FETCH_ENABLED=false", "WRANGLER_LOG_PATH="+filepath.Join(work, "logs"))
-	return start(t, cmd, work, port, "wrangler pages dev")
+	for attempt := 1; ; attempt++ {
+		port, inspector := freePort(t), freePort(t)
+		work := t.TempDir()
+		cmd := exec.Command(exe, "pages", "dev", pub, "--ip", "127.0.0.1", "--port", fmt.Sprint(port),
+			"--inspector-port", fmt.Sprint(inspector), "--compatibility-date", WranglerCompatDate, "--log-level", "warn")
+		cmd.Env = append(os.Environ(), "WRANGLER_SEND_METRICS=false", "WRANGLER_SEND_ERROR_REPORTS=false",
+			"WRANGLER_HIDE_BANNER=true", "CLOUDFLARE_CF_FETCH_ENABLED=false", "WRANGLER_LOG_PATH="+filepath.Join(work, "logs"))
+		if origin := start(t, cmd, work, port, "wrangler pages dev", attempt < 3); origin != "" {
+			return origin
+		}
+	}
 }
 
 // StartNetlify serves the Netlify folder pub with netlify dev, offline, on
@@ -88,7 +97,7 @@ func StartNetlify(t *testing.T, exe, pub string) string {
 		"--internal-disable-edge-functions", "--skip-gitignore")
 	cmd.Env = append(os.Environ(), "NETLIFY_TELEMETRY_DISABLED=1", "BROWSER=none",
 		"NODE_OPTIONS=--require "+loopback)
-	return start(t, cmd, work, port, "netlify dev")
+	return start(t, cmd, work, port, "netlify dev", false)
 }
 
 // loopbackJS makes every server of a node process that names no host listen
@@ -108,8 +117,9 @@ net.Server.prototype.listen = function (...args) {
 
 // start runs cmd in work with a home of its own, in its own process group
 // (the runners start children: workerd, a static server) so that the whole
-// group ends with the test, and waits for the port to answer.
-func start(t *testing.T, cmd *exec.Cmd, work string, port int, what string) string {
+// group ends with the test, and waits for the port to answer. With
+// retryBusy, a runner that exits because a port was taken returns "".
+func start(t *testing.T, cmd *exec.Cmd, work string, port int, what string, retryBusy bool) string {
 	t.Helper()
 	cmd.Dir = work
 	// The runner's own node (npm's node package beside it) comes first.
@@ -135,6 +145,10 @@ func start(t *testing.T, cmd *exec.Cmd, work string, port int, what string) stri
 	for time.Now().Before(deadline) {
 		select {
 		case <-done:
+			if retryBusy && strings.Contains(out.String(), "Address already in use") {
+				t.Logf("%s lost a port to another process; starting it again", what)
+				return ""
+			}
 			t.Fatalf("%s exited:\n%s", what, out)
 		default:
 		}
