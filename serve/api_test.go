@@ -240,3 +240,45 @@ func TestServeStopsWithAStreamOpen(t *testing.T) {
 		t.Fatal("serve did not stop with a stream open")
 	}
 }
+
+// TestServeStopsWithARequestHanging: a request that never completes (here
+// one whose headers never end) does not turn Ctrl-C into a failure: after
+// the grace period serve closes it and stops cleanly.
+func TestServeStopsWithARequestHanging(t *testing.T) {
+	dir := apiBake(t, "/agents", build.APIDirect, "")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Dir: dir, Addr: addr, Out: io.Discard, Log: io.Discard, Grace: 200 * time.Millisecond})
+	}()
+	var conn net.Conn
+	for i := 0; i < 100; i++ {
+		if conn, err = net.Dial("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("GET /agents/ HTTP/1.1\r\nHost: studio\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the server has read it: the connection is active
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve ended with %v, want a clean stop", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("serve did not stop with a request hanging")
+	}
+}

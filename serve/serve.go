@@ -38,6 +38,9 @@ type Options struct {
 	// Secrets says where the gate's KeyValueStore entries are kept (the
 	// cookie secret, users in the store); see Handler.UseSecrets.
 	Secrets templates.SecretInput
+	// Grace is how long a stop waits for requests in flight before it
+	// closes their connections (default 5s).
+	Grace time.Duration
 }
 
 // Server is a running preview.
@@ -125,9 +128,19 @@ func Run(ctx context.Context, o Options) error {
 	}
 	// A fresh context: the caller's is already cancelled, and open requests
 	// (a 7 MB chunk on a slow link) deserve a moment to finish.
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	grace := o.Grace
+	if grace <= 0 {
+		grace = 5 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	if err := s.srv.Shutdown(sctx); err != nil {
+	err = s.srv.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// A browser tab can keep a request open past any grace period
+		// (a stream, a stalled download): a preview stops anyway, cleanly.
+		return s.srv.Close()
+	}
+	if err != nil {
 		return fmt.Errorf("serve: shutdown: %w", err)
 	}
 	return nil
