@@ -4,6 +4,7 @@
 #
 #   bench/publish.sh STUDIO            # a Studio tree (…/mastra/dist/studio) or a mastra version (1.31.0)
 #   RUNS=5 bench/publish.sh /tmp/m/package/dist/studio
+#   STUDIOBAKE_BIN=out/linux-x64/studiobake bench/publish.sh 1.31.0   # measure a given binary
 #
 # Measures, each the median of $RUNS runs into fresh buckets:
 #   - first publish wall time (studiobake, aws s3 sync)
@@ -44,7 +45,11 @@ mkdir -p "$work/data"
 pid=$!
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
 
-(cd "$root" && go build -o "$work/studiobake" .)
+if [ -n "${STUDIOBAKE_BIN:-}" ]; then
+  cp "$STUDIOBAKE_BIN" "$work/studiobake" # e.g. a release build: release/build.sh OUT current
+else
+  (cd "$root" && go build -o "$work/studiobake" .)
+fi
 sb() { "$work/studiobake" "$@"; }
 src=(--studio "$studio"); [ -d "$studio" ] || src=(--mastra-version "$studio")
 bake() { sb build "${src[@]}" --out "$1" -q "${@:2}"; }

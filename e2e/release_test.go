@@ -50,6 +50,22 @@ func TestReleaseReproducible(t *testing.T) {
 	if out, err := exec.Command(bin, "--version").Output(); err != nil || string(out) != "studiobake version v1.2.3-repro\n" {
 		t.Errorf("%s --version: %q, %v; want the stamped version v1.2.3-repro", bin, out, err)
 	}
+	// The CloudFront client reaches publish/cdn through method values
+	// (cdn.CloudFrontClient): held in an interface, it would carry all of
+	// CloudFront's operations (6 MB). A call studiobake makes must be there,
+	// one it never makes must not.
+	exe, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(exe), "GetDistributionConfigInput") {
+		t.Errorf("%s lacks CloudFront's GetDistributionConfig, which publish --associate calls", bin)
+	}
+	for _, unused := range []string{"AssociateDistributionTenantWebACLInput", "CreateStreamingDistributionInput"} {
+		if strings.Contains(string(exe), unused) {
+			t.Errorf("%s carries CloudFront's %s, which studiobake never calls: is a *cloudfront.Client held in an interface (see publish/cdn/clients.go)?", bin, unused)
+		}
+	}
 	f, err := elf.Open(bin)
 	if err != nil {
 		t.Logf("not ELF, static and stripped checks skipped: %v", err)

@@ -16,7 +16,7 @@ func startCloudFront(t *testing.T) *cdntest.CloudFront { return cdntest.New(t) }
 
 func withCDN(store *fakeStore, f *cdntest.CloudFront, wait bool) func(*Options) {
 	return func(o *Options) {
-		o.clients = &testClients{store: store, cdn: cdn.Clients{CloudFront: f.Client(), KVS: f.KVSClient()}}
+		o.clients = &testClients{store: store, cdn: cdn.Clients{CloudFront: cdn.CloudFrontClient(f.Client()), KVS: cdn.KVSClient(f.KVSClient())}}
 		o.DistributionID, o.Wait = cdntest.DistributionID, wait
 		o.retryBackoff, o.pollInterval = time.Millisecond, time.Millisecond
 	}
@@ -98,7 +98,7 @@ func TestUnknownDistributionChangesNothing(t *testing.T) {
 	f := startCloudFront(t)
 	store := newFakeStore()
 	dir := testBake{basePath: "/agents", version: "1"}.write(t)
-	_, err := Run(context.Background(), Options{Bucket: "site", Dir: dir, Version: "test", clients: &testClients{store: store, cdn: cdn.Clients{CloudFront: f.Client()}},
+	_, err := Run(context.Background(), Options{Bucket: "site", Dir: dir, Version: "test", clients: &testClients{store: store, cdn: cdn.Clients{CloudFront: cdn.CloudFrontClient(f.Client())}},
 		DistributionID: "EWRONG"})
 	if err == nil || !strings.Contains(err.Error(), "--distribution-id EWRONG: cannot read the distribution, so nothing was changed") {
 		t.Fatalf("err = %v", err)

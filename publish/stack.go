@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
-
 	"github.com/studiobake/studiobake/publish/cdn"
 )
 
@@ -74,5 +72,5 @@ func (o *Options) stacksAPI(ctx context.Context) (cdn.StacksAPI, error) {
 	if cfg.Region == "" {
 		return nil, fmt.Errorf("--stack %q: no AWS region: set --region (or AWS_REGION) to the stack's region", o.Stack)
 	}
-	return cloudformation.NewFromConfig(cfg), nil
+	return cdn.NewStacksClient(cfg), nil
 }

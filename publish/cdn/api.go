@@ -2,16 +2,14 @@
 // a publish, and deploying a bake's gate (KeyValueStore entries, the
 // viewer-request function, the response headers policy, and the
 // distribution's cache behaviours and API origin). Everything goes through
-// the narrow interfaces below, which carry the SDK's own method signatures so
-// that the real clients satisfy them; tests drive the real clients against
-// cdntest's httptest CloudFront.
+// the narrow interfaces below, which carry the SDK's own method signatures;
+// the real clients reach them through the adapters in clients.go, and tests
+// drive those against cdntest's httptest CloudFront.
 package cdn
 
 import (
 	"context"
-	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/cloudfrontkeyvaluestore"
 )
@@ -61,27 +59,9 @@ type KeyValueStoreAPI interface {
 	UpdateKeys(ctx context.Context, in *cloudfrontkeyvaluestore.UpdateKeysInput, optFns ...func(*cloudfrontkeyvaluestore.Options)) (*cloudfrontkeyvaluestore.UpdateKeysOutput, error)
 }
 
-var (
-	_ CloudFrontAPI    = (*cloudfront.Client)(nil)
-	_ KeyValueStoreAPI = (*cloudfrontkeyvaluestore.Client)(nil)
-)
-
 // Clients are the AWS APIs this package uses. KVS may be nil when no
 // KeyValueStore is written.
 type Clients struct {
 	CloudFront CloudFrontAPI
 	KVS        KeyValueStoreAPI
-}
-
-// NewClients builds the SDK clients from cfg. Neither makes a request until
-// used.
-func NewClients(cfg aws.Config) Clients {
-	cf := cloudfront.NewFromConfig(cfg, func(o *cloudfront.Options) {
-		// CloudFront is global: its API answers in us-east-1 whatever the
-		// configured region (the China partition keeps its own).
-		if !strings.HasPrefix(o.Region, "cn-") {
-			o.Region = "us-east-1"
-		}
-	})
-	return Clients{CloudFront: cf, KVS: cloudfrontkeyvaluestore.NewFromConfig(cfg)}
 }

@@ -23,7 +23,7 @@ const (
 // pointed at it.
 func newFake(t *testing.T) (*cdntest.CloudFront, Clients) {
 	f := cdntest.New(t)
-	return f, Clients{CloudFront: f.Client(), KVS: f.KVSClient()}
+	return f, Clients{CloudFront: CloudFrontClient(f.Client()), KVS: KVSClient(f.KVSClient())}
 }
 
 func opts(code string) Options {

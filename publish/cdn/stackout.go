@@ -17,8 +17,6 @@ type StacksAPI interface {
 	DescribeStacks(ctx context.Context, in *cloudformation.DescribeStacksInput, optFns ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error)
 }
 
-var _ StacksAPI = (*cloudformation.Client)(nil)
-
 // StackTarget is where a stack made from stack.yaml puts Studio.
 type StackTarget struct {
 	Bucket         string

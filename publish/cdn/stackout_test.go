@@ -25,7 +25,7 @@ func TestReadStack(t *testing.T) {
 	delete(partial, OutputDistributionID)
 	delete(partial, OutputPrefix)
 	f.Put("other", cdntest.Stack{Outputs: partial})
-	api := f.Client()
+	api := StacksClient(f.Client())
 	for _, name := range []string{"studio", "updated"} {
 		got, err := ReadStack(context.Background(), api, name)
 		if err != nil {
