@@ -59,7 +59,7 @@ func flagTimeout() cli.Flag {
 
 func flagStack() cli.Flag {
 	return &cli.StringFlag{Name: "stack", EnvVars: []string{"STUDIOBAKE_STACK"},
-		Usage: "publish to the CloudFormation stack `NAME` made from edge/cloudfront/stack.yaml: bucket, prefix and distribution come from its outputs"}
+		Usage: "the CloudFormation stack `NAME` made from edge/cloudfront/stack.yaml: bucket, prefix and distribution come from its outputs"}
 }
 
 func flagDistribution() cli.Flag {
@@ -298,7 +298,7 @@ func publishOptions(c *cli.Context) (publish.Options, error) {
 	if o.Gate, err = gateOptions(c); err != nil {
 		return o, err
 	}
-	if o.Stack != "" && o.Gate == nil {
+	if o.Stack != "" && o.Gate == nil && c.Command.Name == "publish" {
 		// The stack owns the function; publish writes its secrets.
 		o.Gate = &cdn.GateOptions{KeysOnly: true, Secrets: secretInput(c), KVSARN: c.String("kvs-arn")}
 	}
@@ -317,7 +317,7 @@ func releasesCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "releases",
 		Usage: "list published releases (newest, the live one, first)",
-		Flags: append(awsFlags(), flagJSON(),
+		Flags: append(awsFlags(), flagJSON(), flagStack(),
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the live release's id (nothing when none is live)"},
 			&cli.StringFlag{Name: "dir", EnvVars: []string{"STUDIOBAKE_DIR"}, Value: "dist",
 				Usage: "derive the prefix from the bake in `DIR` when --prefix is not given"}),
@@ -354,7 +354,7 @@ func rollbackCommand() *cli.Command {
 			"still there while it is among the kept releases) and records the rollback as a new release.\n" +
 			"Without --to it goes to the release that was live before the live one; a rollback that stopped\n" +
 			"is finished by running the same command again.",
-		Flags: append(append(awsFlags(), applyFlags()...), flagTo(),
+		Flags: append(append(awsFlags(), applyFlags()...), flagTo(), flagStack(),
 			&cli.StringFlag{Name: "dir", EnvVars: []string{"STUDIOBAKE_DIR"}, Value: "dist",
 				Usage: "derive the prefix from the bake in `DIR` when --prefix is not given"}),
 		Action: func(c *cli.Context) error {

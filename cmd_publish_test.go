@@ -147,6 +147,13 @@ func TestPublishStackCLI(t *testing.T) {
 			if strings.Contains(c.desc, "--bucket") && stacks.Calls() != before {
 				t.Errorf("the conflict was found after asking CloudFormation")
 			}
+			// releases and rollback read the same stack the same way.
+			for _, cmd := range []string{"releases", "rollback"} {
+				code, _, stderr := runCLI(t, append([]string{cmd}, c.args...)...)
+				if code != 1 || !strings.Contains(stderr, c.want) {
+					t.Errorf("%s: exit %d, stderr %q; want exit 1 and %q", cmd, code, stderr, c.want)
+				}
+			}
 		})
 	}
 }

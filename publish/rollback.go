@@ -17,6 +17,9 @@ func openPrefix(ctx context.Context, o *Options, op string) (*runner, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
+	if err := ResolveStack(ctx, o); err != nil {
+		return nil, err
+	}
 	base := ""
 	if o.Prefix == "" && o.Dir != "" {
 		if m, err := build.ReadManifest(o.Dir); err == nil {

@@ -87,6 +87,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
+	if o.Stack != "" && o.Gate == nil {
+		// The stack owns the function; publish writes its store's keys.
+		o.Gate = &cdn.GateOptions{KeysOnly: true}
+	}
 	if err := ResolveStack(ctx, &o); err != nil {
 		return nil, err
 	}

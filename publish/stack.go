@@ -28,7 +28,8 @@ func (o *Options) checkStack() error {
 // o.Stack (DescribeStacks in the configured region), before anything is
 // baked, uploaded or deployed. With a stack, publish also writes the gate's
 // KeyValueStore entries (the template never holds a secret) into the
-// stack's store (output KeyValueStoreArn).
+// stack's store (output KeyValueStoreArn): o.Gate, when set, gets that
+// store. releases and rollback set no gate and only take the target.
 func ResolveStack(ctx context.Context, o *Options) error {
 	if o.Stack == "" || o.fromStack {
 		return nil
@@ -44,17 +45,16 @@ func ResolveStack(ctx context.Context, o *Options) error {
 	if err != nil {
 		return err
 	}
-	if o.Gate == nil {
-		o.Gate = &cdn.GateOptions{KeysOnly: true}
-	}
-	// The stack's gate reads the stack's store: another one given here
-	// would receive secrets that nothing reads.
-	if arn := o.Gate.KVSARN; arn != "" && arn != t.KVSARN {
-		return fmt.Errorf("--kvs-arn %q is not the KeyValueStore of --stack %q (its output %s is %q): the stack's gate reads that one; drop --kvs-arn",
-			arn, o.Stack, cdn.OutputKVSARN, t.KVSARN)
+	if o.Gate != nil {
+		// The stack's gate reads the stack's store: another one given here
+		// would receive secrets that nothing reads.
+		if arn := o.Gate.KVSARN; arn != "" && arn != t.KVSARN {
+			return fmt.Errorf("--kvs-arn %q is not the KeyValueStore of --stack %q (its output %s is %q): the stack's gate reads that one; drop --kvs-arn",
+				arn, o.Stack, cdn.OutputKVSARN, t.KVSARN)
+		}
+		o.Gate.KVSARN, o.Gate.Stack = t.KVSARN, o.Stack
 	}
 	o.Bucket, o.Prefix, o.DistributionID, o.fromStack = t.Bucket, t.Prefix, t.DistributionID, true
-	o.Gate.KVSARN, o.Gate.Stack = t.KVSARN, o.Stack
 	if err := o.Validate(); err != nil {
 		return fmt.Errorf("--stack %q: its outputs: %w", o.Stack, err)
 	}

@@ -1,10 +1,12 @@
 package publish
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/studiobake/studiobake/publish/cdn"
 	"github.com/studiobake/studiobake/publish/cdn/cdntest"
@@ -183,5 +185,56 @@ func TestPublishToStackStore(t *testing.T) {
 	})
 	if w := f.KVSWrites(); len(w) != 1 || w[0] != stackKVS {
 		t.Errorf("keys written to %v", w)
+	}
+}
+
+// TestReleasesAndRollbackWithStack: releases and rollback take --stack as
+// publish does: the bucket, prefix and distribution come from its outputs,
+// and the gate's store is left alone (a rollback restores files, not
+// secrets).
+func TestReleasesAndRollbackWithStack(t *testing.T) {
+	store, f, stacks := newFakeStore(), startCloudFront(t), cdntest.NewStacks(t)
+	stacks.Put("studio", cdntest.Stack{Outputs: stackOutputs()})
+	v1, secrets := stackGate(t)
+	v2 := v1
+	v2.version = "2"
+	var ids []string
+	for _, b := range []testBake{v1, v2} {
+		rep := mustPublish(t, store, b.write(t), withStack(store, f, stacks, "studio"), func(o *Options) {
+			o.Gate = &cdn.GateOptions{KeysOnly: true, Secrets: secrets}
+		})
+		ids = append(ids, rep.Release)
+	}
+	keysWritten, batches := len(f.KVSWrites()), len(f.Batches())
+
+	o := Options{}
+	withStack(store, f, stacks, "studio")(&o)
+	o.retryBackoff, o.pollInterval = time.Millisecond, time.Millisecond
+	rels, err := Releases(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rels.Bucket != "studio-sitebucket-abc" || rels.Prefix != "agents/" || rels.Live != ids[1] || len(rels.Releases) != 2 {
+		t.Fatalf("releases --stack: bucket %q prefix %q live %q, %d releases; want the stack's bucket and prefix, %s live of 2",
+			rels.Bucket, rels.Prefix, rels.Live, len(rels.Releases), ids[1])
+	}
+
+	rep, err := Rollback(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSite(t, store, "agents/", v1)
+	if rep.Bucket != "studio-sitebucket-abc" || rep.Result.Invalidation == "" || len(f.Batches()) != batches+1 {
+		t.Errorf("rollback --stack: bucket %q, invalidation %q, %d batches; want one more on the stack's distribution",
+			rep.Bucket, rep.Result.Invalidation, len(f.Batches()))
+	}
+	if n := len(f.KVSWrites()); n != keysWritten {
+		t.Errorf("rollback --stack wrote the KeyValueStore (%d writes, %d before)", n, keysWritten)
+	}
+
+	// Where to look is the stack's to say, for these commands too.
+	o.Bucket = "other"
+	if _, err := Releases(context.Background(), o); err == nil || !strings.Contains(err.Error(), `--stack "studio" and --bucket "other" both say where to publish`) {
+		t.Errorf("releases --stack with --bucket: err = %v", err)
 	}
 }
