@@ -45,11 +45,20 @@ t0=$(now)
 (cd "$a/app" && npm_config_cache=$a/npm-cache npm install -D --offline "${quiet[@]}" \
   "$work/packed/studiobake-$version.tgz" "$work/packed/studiobake-$platform-$version.tgz" >/dev/null)
 t1=$(now)
-(cd "$a/app" && XDG_CACHE_HOME=$a/user-cache npm_config_cache=$a/npm-cache \
-  npx studiobake build -q --server-url "$API" --base-path "$BASE")
-t2=$(now)
-[ -f "$a/app/dist/site/index.html" ] || { echo "bench: the npm package baked nothing" >&2; exit 1; }
-npm_install=$(ms "$t0" "$t1") npm_build=$(ms "$t1" "$t2")
+npm_install=$(ms "$t0" "$t1")
+# The build three ways, each with its own empty user cache (studiobake's npm
+# and variant caches): the default brotli 11 + gzip 9 variants, whose first
+# bake of a Studio version pays about 15 s of CPU for its 7 MB chunk (later
+# bakes read them from the cache); --precompress fast; and off, which
+# writes what the Vite recipe writes (no variants).
+for level in best fast off; do
+  t1=$(now)
+  (cd "$a/app" && XDG_CACHE_HOME=$a/user-cache-$level npm_config_cache=$a/npm-cache \
+    npx studiobake build -q --server-url "$API" --base-path "$BASE" --precompress "$level" --out "dist-$level")
+  t2=$(now)
+  [ -f "$a/app/dist-$level/site/index.html" ] || { echo "bench: the npm package baked nothing (--precompress $level)" >&2; exit 1; }
+  printf -v "npm_build_$level" %s "$(ms "$t1" "$t2")"
+done
 npm_bytes=$(du -sb "$a/app/node_modules" | cut -f1)
 
 # 2. The Vite recipe.
@@ -98,15 +107,17 @@ t2=$(now)
 [ -f "$g/app/dist/site/index.html" ] || { echo "bench: go install + build baked nothing" >&2; exit 1; }
 go_install=$(ms "$t0" "$t1") go_build=$(ms "$t1" "$t2")
 
-awk -v ni="$npm_install" -v nb="$npm_build" -v nf="$npm_bytes" \
+awk -v ni="$npm_install" -v nb="$npm_build_best" -v nbf="$npm_build_fast" -v nbo="$npm_build_off" -v nf="$npm_bytes" \
     -v vi="$vite_install" -v vb="$vite_build" -v vf="$vite_bytes" -v vv="$vite_version" \
     -v gi="$go_install" -v gb="$go_build" -v m="$MASTRA_VERSION" 'BEGIN {
-  n = ni + nb; v = vi + vb; g = gi + gb
+  n = ni + nb; nfa = ni + nbf; no = ni + nbo; v = vi + vb; g = gi + gb
   printf "time to a baked Studio (mastra %s), fresh project, cold caches:\n", m
-  printf "  npm package  %7.1f s  (install %.1f s, installed from packed tarballs; build %.1f s, fetches mastra)\n", n/1000, ni/1000, nb/1000
+  printf "  npm package  %7.1f s  (install %.1f s, installed from packed tarballs; build %.1f s, fetches mastra, brotli 11 variants)\n", n/1000, ni/1000, nb/1000
+  printf "    --precompress fast  %7.1f s  (build %.1f s)\n", nfa/1000, nbf/1000
+  printf "    --precompress off   %7.1f s  (build %.1f s: no variants, as the Vite recipe)\n", no/1000, nbo/1000
   printf "  Vite recipe  %7.1f s  (npm install vite@%s mastra %.1f s; vite build %.1f s)\n", v/1000, vv, vi/1000, vb/1000
   printf "  go install   %7.1f s  (go install %.1f s; build %.1f s)\n", g/1000, gi/1000, gb/1000
-  printf "Vite recipe / npm package: %.1fx   (goal >= 5x)\n", v/n
+  printf "Vite recipe / npm package: %.1fx with variants at best, %.1fx at fast, %.1fx without (goal >= 5x)\n", v/n, v/nfa, v/no
   printf "go install  / npm package: %.1fx\n", g/n
   printf "installed footprint: studiobake %.1f MB, the recipe'"'"'s node_modules %.1f MB: %.1f%% (goal <= 12.5%%)\n", nf/1e6, vf/1e6, 100*nf/vf
 }'

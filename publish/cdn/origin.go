@@ -256,3 +256,36 @@ func pathPattern(p string) *regexp.Regexp {
 	q = strings.ReplaceAll(strings.ReplaceAll(q, `\*`, ".*"), `\?`, ".")
 	return regexp.MustCompile("^" + q + "$")
 }
+
+// dropStaleAPI removes what an earlier one-origin bake had studiobake add
+// and this bake no longer needs: cache behaviours to the API origin other
+// than keep (the current API pattern; "" when the bake is not one-origin,
+// so that a distribution does not go on forwarding an API its page no
+// longer calls), then the origin itself once nothing routes to it.
+func dropStaleAPI(cfg *types.DistributionConfig, keep string) []string {
+	var changes []string
+	if cfg.CacheBehaviors != nil {
+		var items []types.CacheBehavior
+		for _, cb := range cfg.CacheBehaviors.Items {
+			if p := aws.ToString(cb.PathPattern); aws.ToString(cb.TargetOriginId) == APIOriginID && p != keep {
+				changes = append(changes, "remove cache behaviour "+p+": to origin "+APIOriginID+", which this bake does not forward "+p+" to")
+				continue
+			}
+			items = append(items, cb)
+		}
+		cfg.CacheBehaviors.Items, cfg.CacheBehaviors.Quantity = items, aws.Int32(int32(len(items)))
+	}
+	if keep != "" || cfg.Origins == nil {
+		return changes
+	}
+	if d := cfg.DefaultCacheBehavior; d != nil && aws.ToString(d.TargetOriginId) == APIOriginID {
+		return changes // the user routed the default behaviour there: theirs now
+	}
+	i := slices.IndexFunc(cfg.Origins.Items, func(o types.Origin) bool { return aws.ToString(o.Id) == APIOriginID })
+	if i >= 0 {
+		changes = append(changes, "remove origin "+APIOriginID+": "+describeOrigin(&cfg.Origins.Items[i])+" (this bake calls no API through the distribution)")
+		cfg.Origins.Items = slices.Delete(cfg.Origins.Items, i, i+1)
+		cfg.Origins.Quantity = aws.Int32(int32(len(cfg.Origins.Items)))
+	}
+	return changes
+}

@@ -100,6 +100,49 @@ func TestOneOriginDistribution(t *testing.T) {
 		origin.CustomOriginConfig.OriginProtocolPolicy != types.OriginProtocolPolicyHttpOnly || aws.ToInt32(origin.CustomOriginConfig.HTTPPort) != 8080 {
 		t.Errorf("upstream change: %q, origin %+v", r.DistributionChanges, origin.CustomOriginConfig)
 	}
+
+	// A new prefix moves the API: the old behaviour goes, the origin stays.
+	moved := oneOrigin(gateV1, "http://mastra.internal.acme.com:8080")
+	moved.API.Prefix = "/v2/api"
+	r = deploy(t, c, moved)
+	if got := behaviourPatterns(distConfig(t, c)); !slices.Equal(got, []string{"v2/api/*", "agents/*"}) ||
+		!slices.ContainsFunc(r.DistributionChanges, func(s string) bool { return strings.HasPrefix(s, "remove cache behaviour api/*") }) {
+		t.Errorf("prefix change: behaviours %v, changes %q", got, r.DistributionChanges)
+	}
+
+	// A bake that no longer forwards its API takes back what the one-origin
+	// bakes added: first in a dry run, which writes nothing.
+	direct := opts(gateV1)
+	direct.DryRun = true
+	out.Reset()
+	if _, err := Run(context.Background(), c, direct, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"would remove cache behaviour v2/api/*: to origin studiobake-api",
+		"would remove origin studiobake-api: http-only to mastra.internal.acme.com:8080"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("dry run does not say %q:\n%s", want, out.String())
+		}
+	}
+	updates := f.Count("UpdateDistribution")
+	direct.DryRun = false
+	r = deploy(t, c, direct)
+	cfg = distConfig(t, c)
+	if got := behaviourPatterns(cfg); !slices.Equal(got, []string{"agents/*"}) || len(cfg.Origins.Items) != 1 ||
+		aws.ToInt32(cfg.Origins.Quantity) != 1 || len(r.DistributionChanges) != 2 || f.Count("UpdateDistribution") != updates+1 {
+		t.Errorf("back to direct: behaviours %v, %d origins, changes %q", got, len(cfg.Origins.Items), r.DistributionChanges)
+	}
+	if r := deploy(t, c, direct); r.Associated {
+		t.Errorf("a second direct deploy changed %q", r.DistributionChanges)
+	}
+}
+
+func behaviourPatterns(cfg *types.DistributionConfig) []string {
+	var patterns []string
+	for _, cb := range cfg.CacheBehaviors.Items {
+		patterns = append(patterns, aws.ToString(cb.PathPattern))
+	}
+	return patterns
 }
 
 // An API behaviour made by hand is brought in line, and moved before a
@@ -122,10 +165,7 @@ func TestOneOriginFixesExistingBehaviour(t *testing.T) {
 		}
 	}
 	cfg := distConfig(t, c)
-	var patterns []string
-	for _, cb := range cfg.CacheBehaviors.Items {
-		patterns = append(patterns, aws.ToString(cb.PathPattern))
-	}
+	patterns := behaviourPatterns(cfg)
 	if !slices.Equal(patterns, []string{"api/*", "a*", "agents/*"}) || aws.ToInt32(cfg.CacheBehaviors.Quantity) != 3 {
 		t.Errorf("behaviours %v (quantity %d)", patterns, aws.ToInt32(cfg.CacheBehaviors.Quantity))
 	}
