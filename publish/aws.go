@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
@@ -105,13 +106,7 @@ func newS3Client(ctx context.Context, cfg *aws.Config, o AWSOptions, bucket stri
 		}
 		so.UsePathStyle = o.PathStyle
 		so.APIOptions = append(so.APIOptions, countSent)
-		if base, ok := so.Retryer.(aws.RetryerV2); ok && note != nil {
-			attempts := so.RetryMaxAttempts // what the client applies over the retryer's own
-			if attempts == 0 {
-				attempts = base.MaxAttempts()
-			}
-			so.Retryer = &retryNotes{RetryerV2: base, attempts: attempts, note: note, said: map[string]time.Time{}}
-		}
+		so.Retryer = withRetryNotes(so.Retryer, "store", so.RetryMaxAttempts, note)
 	}
 	if cfg.Region == "" {
 		region, err := manager.GetBucketRegion(ctx, s3.NewFromConfig(*cfg, opt, func(so *s3.Options) { so.Region = "us-east-1" }), bucket)
@@ -129,10 +124,40 @@ func newS3Client(ctx context.Context, cfg *aws.Config, o AWSOptions, bucket stri
 // the twenty seconds the SDK's backoff can take before the error.
 type retryNotes struct {
 	aws.RetryerV2
+	service  string // "store", "CloudFront": what the line says is failing
 	attempts int
 	note     func(string)
 	mu       sync.Mutex
 	said     map[string]time.Time // by cause and retry number
+}
+
+// withRetryNotes wraps base so that each retry of service prints a line
+// through note; maxAttempts is what the client applies over the retryer's
+// own (0: the retryer's). A retryer without the V2 interface, or no note,
+// is left as it is.
+func withRetryNotes(base aws.Retryer, service string, maxAttempts int, note func(string)) aws.Retryer {
+	v2, ok := base.(aws.RetryerV2)
+	if !ok || note == nil {
+		return base
+	}
+	if maxAttempts == 0 {
+		maxAttempts = v2.MaxAttempts()
+	}
+	return &retryNotes{RetryerV2: v2, service: service, attempts: maxAttempts, note: note, said: map[string]time.Time{}}
+}
+
+// noteRetries gives the clients made from the returned configuration (the
+// CloudFront and CloudFormation ones) the retry lines S3's client has.
+func noteRetries(cfg aws.Config, service string, note func(string)) aws.Config {
+	base := cfg.Retryer
+	cfg.Retryer = func() aws.Retryer {
+		var r aws.Retryer = retry.NewStandard()
+		if base != nil {
+			r = base()
+		}
+		return withRetryNotes(r, service, cfg.RetryMaxAttempts, note)
+	}
+	return cfg
 }
 
 // retryNoteQuiet is how long a line is not repeated: requests in flight
@@ -154,7 +179,7 @@ func (r *retryNotes) RetryDelay(attempt int, err error) (time.Duration, error) {
 	}
 	r.mu.Unlock()
 	if !quiet {
-		r.note(fmt.Sprintf("store %s, retry %d/%d in %.1fs", cause, attempt, r.attempts-1, d.Seconds()))
+		r.note(fmt.Sprintf("%s %s, retry %d/%d in %.1fs", r.service, cause, attempt, r.attempts-1, d.Seconds()))
 	}
 	return d, nil
 }

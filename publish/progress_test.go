@@ -26,6 +26,9 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/logging"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/studiobake/studiobake/publish/cdn"
+	"github.com/studiobake/studiobake/publish/cdn/cdntest"
 )
 
 // frame is one drawing of the progress line.
@@ -259,8 +262,7 @@ func TestRetryLinesWhileTheStoreRefuses(t *testing.T) {
 // Requests in flight together fail together: one line per retry round.
 func TestRetryLinesOncePerRound(t *testing.T) {
 	var notes []string
-	r := &retryNotes{RetryerV2: retry.NewStandard(), attempts: 5, note: func(s string) { notes = append(notes, s) },
-		said: map[string]time.Time{}}
+	r := withRetryNotes(retry.NewStandard(), "store", 5, func(s string) { notes = append(notes, s) }).(*retryNotes)
 	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
 	for range 16 {
 		_, _ = r.RetryDelay(1, refused)
@@ -320,6 +322,34 @@ func TestRunSaysItRetries(t *testing.T) {
 	}
 	if stdout.Len() > 0 {
 		t.Errorf("stdout %q", stdout.String())
+	}
+}
+
+// CloudFront's and CloudFormation's clients say that they retry as S3's
+// does: the real configuration chain, versitygw as the store, and the fake
+// CloudFront answering 503 to the first call (the distribution check).
+func TestCloudFrontSaysItRetries(t *testing.T) {
+	v := startVersitygw(t)
+	f := cdntest.New(t)
+	f.Unavailable = 1
+	stacks := cdntest.NewStacks(t)
+	stacks.Unavailable = 1
+	out := stackOutputs()
+	out[cdn.OutputBucket], out[cdn.OutputPrefix] = "site", "/"
+	stacks.Put("studio", cdntest.Stack{Outputs: out})
+	t.Setenv("AWS_ENDPOINT_URL_CLOUDFRONT", f.URL())
+	t.Setenv("AWS_ENDPOINT_URL_CLOUDFORMATION", stacks.URL)
+	var stderr bytes.Buffer
+	o := Options{Stack: "studio", Dir: testBake{version: "1"}.write(t), AWS: v.awsOptions(), Version: "test",
+		Stderr: &stderr, pollInterval: time.Millisecond}
+	if _, err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	for _, service := range []string{"CloudFormation", "CloudFront"} {
+		re := regexp.MustCompile(`(?m)^studiobake: ` + service + ` answered 503 ServiceUnavailable, retry 1/2 in \d+\.\ds$`)
+		if !re.MatchString(stderr.String()) {
+			t.Errorf("stderr %q: no retry line for %s", stderr.String(), service)
+		}
 	}
 }
 

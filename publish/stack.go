@@ -72,5 +72,5 @@ func (o *Options) stacksAPI(ctx context.Context) (cdn.StacksAPI, error) {
 	if cfg.Region == "" {
 		return nil, fmt.Errorf("--stack %q: no AWS region: set --region (or AWS_REGION) to the stack's region", o.Stack)
 	}
-	return cdn.NewStacksClient(cfg), nil
+	return cdn.NewStacksClient(noteRetries(cfg, "CloudFormation", newReporter(o).retrying)), nil
 }

@@ -49,6 +49,9 @@ type CloudFront struct {
 	// TooManyInvalidationsInProgress; Pending is how many polls of a new
 	// invalidation answer InProgress before Completed.
 	Busy, Pending int
+	// Unavailable answers this many requests, whatever they ask, with
+	// 503 ServiceUnavailable, which the SDK retries.
+	Unavailable int
 
 	mu       sync.Mutex
 	t        testing.TB
@@ -249,6 +252,11 @@ func (f *CloudFront) serve(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.EscapedPath()
 	body, _ := io.ReadAll(r.Body)
 	dist := "/2020-05-31/distribution/" + DistributionID
+	if f.Unavailable > 0 {
+		f.Unavailable--
+		xmlError(w, 503, "ServiceUnavailable", "try again")
+		return
+	}
 	switch {
 	case strings.HasPrefix(path, "/key-value-stores/") && f.DenyKVS:
 		w.Header().Set("Content-Type", "application/json")

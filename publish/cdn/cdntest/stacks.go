@@ -18,6 +18,9 @@ import (
 // service does.
 type Stacks struct {
 	URL string
+	// Unavailable answers this many requests with 503 ServiceUnavailable,
+	// which the SDK retries. Set it before the calls it affects.
+	Unavailable int
 
 	mu     sync.Mutex
 	stacks map[string]Stack
@@ -83,6 +86,11 @@ func (s *Stacks) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
+	if s.Unavailable > 0 {
+		s.Unavailable--
+		queryError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "try again")
+		return
+	}
 	if err := r.ParseForm(); err != nil || r.Method != http.MethodPost || r.Form.Get("Action") != "DescribeStacks" {
 		queryError(w, http.StatusBadRequest, "InvalidAction", fmt.Sprintf("the fake answers DescribeStacks only (got %s %q)", r.Method, r.Form.Get("Action")))
 		return
