@@ -120,6 +120,17 @@ func gzipEncode(data []byte, level int) ([]byte, error) {
 	return b.Bytes(), err
 }
 
+// Encode compresses data as the variant of the given Content-Encoding
+// ("br", "gzip") at the best level, the bytes a bake writes for it.
+func Encode(encoding string, data []byte) ([]byte, error) {
+	for _, c := range PrecompressBest.codecs() {
+		if c.Name == encoding {
+			return c.encode(data, c.level)
+		}
+	}
+	return nil, fmt.Errorf("unknown content encoding %q", encoding)
+}
+
 // NewDecoder reads the bytes of a variant of the given Content-Encoding
 // ("br", "gzip"; "" or "identity" for none) as the file they encode.
 func NewDecoder(encoding string, r io.Reader) (io.Reader, error) {

@@ -2,6 +2,8 @@ package publish
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"strings"
@@ -224,6 +226,9 @@ func Rollback(ctx context.Context, o Options) (*Report, error) {
 			told = t.to
 			r.rep.linef("rolling back to release %s", t.to)
 		}
+		if t.files, err = encodeStaleVariants(t.files, v.l.objects); err != nil {
+			return nil, err
+		}
 		r.claim.body.Digest = digestOf(fileStates(t.files))
 		return r.prepare(ctx, v, lv, t)
 	})
@@ -309,6 +314,42 @@ func previousRelease(recs []*Release, lv liveView) (*Release, error) {
 		}
 	}
 	return nil, fmt.Errorf("no earlier release to roll back to: none that was live before release %s is kept", base)
+}
+
+// encodeStaleVariants adds precompressed variants of the restored unhashed
+// files where the bucket holds variants the target release has none of: a
+// rollback to a bake made without them (--precompress off, or before
+// precompression) over one made with them. Left in place, the newer
+// FILE.br and FILE.gz would go on being served, since the deployed gate
+// sends viewers to them: the rollback would restore the page for no one
+// whose browser accepts brotli or gzip. The variants encode the restored
+// content at the best level; the rollback's record keeps them.
+func encodeStaleVariants(files []LocalFile, objects map[string]RemoteObject) ([]LocalFile, error) {
+	have := map[string]bool{}
+	for _, f := range files {
+		have[f.Path] = true
+	}
+	out := append([]LocalFile(nil), files...)
+	for _, f := range files {
+		if f.Phase == PhaseAsset || f.ContentEncoding != "" || f.data == nil {
+			continue
+		}
+		for _, enc := range build.Encodings {
+			p := f.Path + enc.Ext
+			if _, stale := objects[p]; !stale || have[p] {
+				continue
+			}
+			b, err := build.Encode(enc.Name, f.data)
+			if err != nil {
+				return nil, fmt.Errorf("rollback: %s: %w", p, err)
+			}
+			sum := sha256.Sum256(b)
+			out = append(out, LocalFile{Path: p, Size: int64(len(b)), SHA256: hex.EncodeToString(sum[:]), ContentType: f.ContentType,
+				CacheControl: f.CacheControl, ContentEncoding: enc.Name, Phase: f.Phase, data: b})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, nil
 }
 
 // filesOf rebuilds a release's file list: assets by reference (they must

@@ -1,8 +1,10 @@
 package publish
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,4 +95,88 @@ func TestS3PublishVariants(t *testing.T) {
 	if ops := v.requests(t); count(ops, "PutObject") != 0 || count(ops, "HeadObject") != 0 {
 		t.Errorf("second publish of the same bake: %v", ops)
 	}
+}
+
+// TestRollbackOverVariants: rolling back to a bake made without variants
+// (--precompress off, or before precompression) over one made with them
+// must not leave the newer index.html.br and .gz in place: the deployed gate
+// sends most viewers to them. The rollback writes variants of the page it
+// restores, and keeps them in its record for the next rollback.
+func TestRollbackOverVariants(t *testing.T) {
+	bake := func(precompress build.Precompress, note string) (string, []byte) {
+		tree := filepath.Join(t.TempDir(), "studio")
+		if err := os.CopyFS(tree, os.DirFS(filepath.Join("..", "testdata", "studio", "v1.31"))); err != nil {
+			t.Fatal(err)
+		}
+		page := filepath.Join(tree, "index.html")
+		b, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(page, append(b, "<!-- "+note+" -->\n"...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(t.TempDir(), "dist")
+		if _, err := build.Run(context.Background(), build.Options{Source: &build.Source{Dir: tree}, Out: out, BasePath: "/agents",
+			Values: map[string]string{"MASTRA_STUDIO_BASE_PATH": "/agents"}, CacheDir: t.TempDir(), Precompress: precompress}); err != nil {
+			t.Fatal(err)
+		}
+		served, err := os.ReadFile(filepath.Join(out, build.SiteDir, "index.html"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out, served
+	}
+	plain, plainPage := bake(build.PrecompressOff, "release one")
+	withVariants, _ := bake(build.PrecompressBest, "release two")
+	store := newFakeStore()
+	mustPublish(t, store, plain)
+	mustPublish(t, store, withVariants)
+	if store.get("agents/index.html.br") == nil {
+		t.Fatal("the second bake published no index.html.br")
+	}
+
+	if _, err := Rollback(context.Background(), Options{Bucket: "site", Prefix: "agents/", clients: &testClients{store: store}}); err != nil {
+		t.Fatal(err)
+	}
+	checkPage := func(want []byte) {
+		t.Helper()
+		if o := store.get("agents/index.html"); o == nil || string(o.data) != string(want) {
+			t.Fatal("index.html is not the restored page")
+		}
+		for _, enc := range build.Encodings {
+			o := store.get("agents/index.html" + enc.Ext)
+			if o == nil {
+				t.Fatalf("index.html%s is gone: the deployed gate still sends viewers to it", enc.Ext)
+			}
+			r, err := build.NewDecoder(enc.Name, strings.NewReader(string(o.data)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(r)
+			if err != nil || string(got) != string(want) {
+				t.Errorf("index.html%s decodes to another page than index.html (%v)", enc.Ext, err)
+			}
+		}
+	}
+	checkPage(plainPage)
+
+	// The rollback is a release of its own: going to the second bake again
+	// restores its variants, and going back to the rollback's release
+	// restores the variants it wrote.
+	rels, err := Releases(context.Background(), Options{Bucket: "site", Prefix: "agents/", clients: &testClients{store: store}})
+	if err != nil || len(rels.Releases) != 3 {
+		t.Fatalf("releases: %v, %+v", err, rels)
+	}
+	rollbackTo := func(id string) {
+		t.Helper()
+		if _, err := Rollback(context.Background(), Options{Bucket: "site", Prefix: "agents/", To: id, clients: &testClients{store: store}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rollbackTo(rels.Releases[1].ID)
+	_, secondPage := bake(build.PrecompressBest, "release two")
+	checkPage(secondPage)
+	rollbackTo(rels.Releases[0].ID)
+	checkPage(plainPage)
 }
