@@ -4,7 +4,9 @@
 #
 #   npm package   npm install -D studiobake (the tarballs npm/pack.sh packed,
 #                 installed offline: they are local files until published),
-#                 then npx studiobake build (it fetches mastra's tarball)
+#                 then npx studiobake build (it fetches mastra's tarball),
+#                 timed at each --precompress level: best (the default),
+#                 fast and off (what the Vite recipe writes)
 #   Vite recipe   npm install vite mastra@1.31.0, then vite build with a
 #                 config that copies node_modules/mastra/dist/studio
 #                 (publicDir) and fills its %%MASTRA_*%% placeholders in
