@@ -131,7 +131,7 @@ func TestPublishStackCLI(t *testing.T) {
 	}{
 		{"outputs lack what publish needs", []string{"--stack", "other"}, `--stack "other" has no output BucketName, Prefix, DistributionId`},
 		{"no such stack", []string{"--stack", "gone"}, `--stack "gone": no such stack`},
-		{"with --bucket", []string{"--stack", "other", "--bucket", "b"}, `--stack "other" and --bucket "b" both say where to publish`},
+		{"with --bucket", []string{"--stack", "other", "--bucket", "b"}, `--stack "other" and --bucket "b" both say where the site is`},
 	} {
 		t.Run(c.desc, func(t *testing.T) {
 			work := t.TempDir()

@@ -314,7 +314,13 @@ func (r *runner) deployGate(ctx context.Context, st *state) error {
 	if r.gate == nil || (r.gate.KeysOnly && r.gate.KVSARN == "") {
 		return nil
 	}
-	res, err := cdn.Run(ctx, r.cdn, *r.gate, r.o.Stderr)
+	g := *r.gate
+	// What the release live before this one had the distribution forward:
+	// its API behaviour goes when this bake forwards another prefix or none.
+	if prev := st.before.rec; prev != nil && prev.Manifest != nil && prev.Manifest.API.OneOrigin() {
+		g.StaleAPIPrefix = prev.Manifest.API.Prefix
+	}
+	res, err := cdn.Run(ctx, r.cdn, g, r.o.Stderr)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
@@ -22,6 +21,8 @@ import (
 	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/studiobake/studiobake/publish/cdn"
 )
 
 // objectStore is the part of S3 publish uses, with the SDK's own signatures so
@@ -146,18 +147,13 @@ func withRetryNotes(base aws.Retryer, service string, maxAttempts int, note func
 	return &retryNotes{RetryerV2: v2, service: service, attempts: maxAttempts, note: note, said: map[string]time.Time{}}
 }
 
-// noteRetries gives the clients made from the returned configuration (the
-// CloudFront and CloudFormation ones) the retry lines S3's client has.
-func noteRetries(cfg aws.Config, service string, note func(string)) aws.Config {
-	base := cfg.Retryer
-	cfg.Retryer = func() aws.Retryer {
-		var r aws.Retryer = retry.NewStandard()
-		if base != nil {
-			r = base()
-		}
-		return withRetryNotes(r, service, cfg.RetryMaxAttempts, note)
+// noteRetries is the retryer wrapper that gives a client built by publish/cdn
+// (CloudFront, CloudFormation) the retry lines S3's client has. It wraps
+// what the client resolved, so the configured retry mode still applies.
+func noteRetries(service string, note func(string)) cdn.WrapRetryer {
+	return func(r aws.Retryer, maxAttempts int) aws.Retryer {
+		return withRetryNotes(r, service, maxAttempts, note)
 	}
-	return cfg
 }
 
 // retryNoteQuiet is how long a line is not repeated: requests in flight

@@ -26,6 +26,7 @@ type testBake struct {
 	favicon  string
 	gate     bool                        // write edge/cloudfront/ (build --edge cloudfront)
 	auth     templates.CloudFrontOptions // the gate's auth settings
+	api      build.API                   // how the page reaches the API (one-origin: the gate passes it)
 }
 
 func hashName(stem, ext, content string) string {
@@ -71,7 +72,7 @@ func (b testBake) write(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	m := build.Manifest{Schema: build.ManifestSchema, BasePath: b.basePath, Entry: build.EntryFile,
-		Studio: build.StudioInfo{Version: "1.31.0", Layout: "studio"}}
+		Studio: build.StudioInfo{Version: "1.31.0", Layout: "studio"}, API: b.api}
 	for p, c := range b.files() {
 		full := filepath.Join(dir, build.SiteDir, filepath.FromSlash(p))
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {

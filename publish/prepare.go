@@ -12,8 +12,9 @@ type target struct {
 	files    []LocalFile
 	manifest *build.Manifest
 	// For a rollback: the release restored (to) and its origin (rollbackOf,
-	// the original release when to is itself a rollback).
-	to, rollbackOf string
+	// the original release when to is itself a rollback), and the digest of
+	// the restored file set.
+	to, rollbackOf, digest string
 }
 
 // view is what a run has read of the prefix.
@@ -177,12 +178,12 @@ func (r *runner) newState(ctx context.Context, v *view, lv liveView, t target) (
 			}
 		}
 		c := *rec
-		c.Retained = trimRetained(rec.Retained, keepOld, digest)
+		c.Retained = trimRetained(rec.Retained, keepOld, digest, t.digest)
 		st.rec, st.complete, st.stored, st.live = &c, rec.Complete, rec, true
 	case newest != nil && newest.ID != lv.id && !lv.wasLive(newest.ID) && newest.Digest == digest &&
 		(newest.RollbackOf != "") == (t.rollbackOf != ""):
 		c := *newest
-		c.Retained = trimRetained(lv.chain, keepOld, digest)
+		c.Retained = trimRetained(lv.chain, keepOld, digest, t.digest)
 		st.rec, st.stored = &c, newest
 	default:
 		last := ""
@@ -192,7 +193,7 @@ func (r *runner) newState(ctx context.Context, v *view, lv liveView, t target) (
 		st.rec = &Release{Schema: recordSchema, ID: newReleaseID(r.o.now(), last), Time: r.o.now().UTC(),
 			Studiobake: r.o.Version, Studio: t.manifest.Studio.Version, Commit: r.o.Commit,
 			RollbackOf: t.rollbackOf, Target: t.to, Digest: digest, Page: pageOf(fs), Files: fs,
-			Entries: entries(t.files), Manifest: t.manifest, Retained: trimRetained(retentionChain(v, lv), keepOld, digest)}
+			Entries: entries(t.files), Manifest: t.manifest, Retained: trimRetained(retentionChain(v, lv), keepOld, digest, t.digest)}
 		st.fresh = true
 	}
 	st.rec.Schema, st.rec.Run = recordSchema, r.claim.body.Run
@@ -216,14 +217,22 @@ func retentionChain(v *view, lv liveView) []RetainedRelease {
 }
 
 // trimRetained keeps releases of up to n distinct file sets other than
-// digest's. Copies of a file set (a rollback, or the release rolled back to)
-// take no slot: rolling back must not push the oldest release out.
-func trimRetained(list []RetainedRelease, n int, digest string) []RetainedRelease {
-	seen := map[string]bool{digest: true}
+// the new release's (digests: its own and, for a rollback, the restored
+// release's, which differs when the rollback adds variants). Copies of a
+// file set (a rollback, or the release rolled back to) take no slot:
+// rolling back must not push the oldest release out.
+func trimRetained(list []RetainedRelease, n int, digests ...string) []RetainedRelease {
+	seen := map[string]bool{}
+	for _, d := range digests {
+		if d != "" {
+			seen[d] = true
+		}
+	}
+	own := len(seen)
 	var out []RetainedRelease
 	for _, rr := range list {
 		if !seen[rr.Digest] {
-			if len(seen)-1 == n {
+			if len(seen)-own == n {
 				break
 			}
 			seen[rr.Digest] = true

@@ -22,6 +22,9 @@ func openPrefix(ctx context.Context, o *Options, op string) (*runner, error) {
 	if err := ResolveStack(ctx, o); err != nil {
 		return nil, err
 	}
+	if op == "releases" {
+		o.DistributionID = "" // the stack's: a listing needs no CloudFront access
+	}
 	base := ""
 	if o.Prefix == "" && o.Dir != "" {
 		if m, err := build.ReadManifest(o.Dir); err == nil {
@@ -269,7 +272,7 @@ func rollbackTo(files *Release, to, origin string) target {
 	if m == nil {
 		m = &build.Manifest{}
 	}
-	return target{files: filesOf(files), manifest: m, to: to, rollbackOf: origin}
+	return target{files: filesOf(files), manifest: m, to: to, rollbackOf: origin, digest: files.Digest}
 }
 
 func orElse(s, other string) string {
@@ -317,7 +320,8 @@ func previousRelease(recs []*Release, lv liveView) (*Release, error) {
 }
 
 // encodeStaleVariants adds precompressed variants of the restored unhashed
-// files where the bucket holds variants the target release has none of: a
+// files where the bucket holds variants studiobake uploaded and the target
+// release has none of (an object it did not upload stays a conflict): a
 // rollback to a bake made without them (--precompress off, or before
 // precompression) over one made with them. Left in place, the newer
 // FILE.br and FILE.gz would go on being served, since the deployed gate
@@ -336,7 +340,7 @@ func encodeStaleVariants(files []LocalFile, objects map[string]RemoteObject) ([]
 		}
 		for _, enc := range build.Encodings {
 			p := f.Path + enc.Ext
-			if _, stale := objects[p]; !stale || have[p] {
+			if o, stale := objects[p]; !stale || !o.Owned || have[p] {
 				continue
 			}
 			b, err := build.Encode(enc.Name, f.data)

@@ -60,7 +60,7 @@ func connect(ctx context.Context, o *Options, prefix, op string) (*runner, error
 		}
 		store = client
 		if o.DistributionID != "" || o.Gate != nil {
-			r.cdn = cdn.NewClients(noteRetries(cfg, "CloudFront", r.rep.retrying))
+			r.cdn = cdn.NewClients(cfg, noteRetries("CloudFront", r.rep.retrying))
 		}
 	}
 	r.counts = &countingStore{objectStore: store, n: &r.result.Requests}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/studiobake/studiobake/build"
 	"github.com/studiobake/studiobake/publish/cdn"
 	"github.com/studiobake/studiobake/publish/cdn/cdntest"
 	"github.com/studiobake/studiobake/templates"
@@ -481,6 +482,27 @@ func TestGateDeployRunsWhenTheSiteIsCurrent(t *testing.T) {
 	mustPublish(t, store, bake.write(t), withCDN(store, f, false), gate, func(o *Options) { o.DryRun, o.Stdout = true, io.Discard })
 	if f.Count("DescribeFunction") == describes || f.Count("UpdateFunction") != 1 {
 		t.Errorf("dry run: the gate deploy did not report, or wrote")
+	}
+}
+
+// TestStaleAPIRemovedOnPublish: a publish reads what the release live
+// before it had the distribution forward. A one-origin bake adds the API
+// behaviour and origin; the next bake, whose page calls the server
+// directly, takes both away.
+func TestStaleAPIRemovedOnPublish(t *testing.T) {
+	store := newFakeStore()
+	f := startCloudFront(t)
+	gate := func(o *Options) { o.Bucket, o.Gate = "studio", &cdn.GateOptions{Name: "studio-gate", Associate: true} }
+	one := testBake{basePath: "/agents", version: "1", gate: true,
+		api: build.API{Mode: build.APIOneOrigin, Prefix: "/api", Upstream: "https://mastra.internal.acme.com"}}
+	mustPublish(t, store, one.write(t), withCDN(store, f, false), gate)
+	if !strings.Contains(f.DistributionXML(), "<PathPattern>api/*</PathPattern>") || !strings.Contains(f.DistributionXML(), "<Id>studiobake-api</Id>") {
+		t.Fatalf("the one-origin publish added no API behaviour and origin:\n%s", f.DistributionXML())
+	}
+	direct := testBake{basePath: "/agents", version: "2", gate: true}
+	mustPublish(t, store, direct.write(t), withCDN(store, f, false), gate)
+	if strings.Contains(f.DistributionXML(), "api/*") || strings.Contains(f.DistributionXML(), "studiobake-api") {
+		t.Errorf("the direct publish left the API behaviour or origin:\n%s", f.DistributionXML())
 	}
 }
 

@@ -13,7 +13,7 @@ func (o *Options) checkStack() error {
 	for _, f := range []struct{ flag, value string }{
 		{"--bucket", o.Bucket}, {"--prefix", o.Prefix}, {"--distribution-id", o.DistributionID}} {
 		if f.value != "" {
-			return fmt.Errorf("--stack %q and %s %q both say where to publish: the stack's outputs give the bucket, prefix and distribution; drop %s",
+			return fmt.Errorf("--stack %q and %s %q both say where the site is: the stack's outputs give the bucket, prefix and distribution; drop %s",
 				o.Stack, f.flag, f.value, f.flag)
 		}
 	}
@@ -72,5 +72,5 @@ func (o *Options) stacksAPI(ctx context.Context) (cdn.StacksAPI, error) {
 	if cfg.Region == "" {
 		return nil, fmt.Errorf("--stack %q: no AWS region: set --region (or AWS_REGION) to the stack's region", o.Stack)
 	}
-	return cdn.NewStacksClient(noteRetries(cfg, "CloudFormation", newReporter(o).retrying)), nil
+	return cdn.NewStacksClient(cfg, noteRetries("CloudFormation", newReporter(o).retrying)), nil
 }

@@ -121,16 +121,17 @@ func planDistribution(cfg *types.DistributionConfig, o Options, arn, policyID st
 	if cfg.DefaultCacheBehavior == nil {
 		return plan, fmt.Errorf("distribution %s has no default cache behaviour", o.DistributionID)
 	}
-	keep := ""
-	if o.API.OneOrigin() {
+	oneOrigin := o.API.OneOrigin()
+	if oneOrigin {
 		c, err := ensureAPI(cfg, o.API)
 		if err != nil {
 			return plan, fmt.Errorf("distribution %s: %w", o.DistributionID, err)
 		}
 		plan.changes = append(plan.changes, c...)
-		keep = apiPattern(o.API.Prefix)
 	}
-	plan.changes = append(plan.changes, dropStaleAPI(cfg, keep)...)
+	if o.StaleAPIPrefix != "" && (!oneOrigin || o.StaleAPIPrefix != o.API.Prefix) {
+		plan.changes = append(plan.changes, dropStaleAPI(cfg, apiPattern(o.StaleAPIPrefix), !oneOrigin)...)
+	}
 	all := behaviors(cfg) // after ensureAPI: it may add a behaviour
 	main, err := mainBehavior(all, o.CacheBehavior, o.BasePath)
 	if err != nil {

@@ -21,23 +21,40 @@ import (
 // (41.7 to 35.4 MB, linux-x64, stripped). (S3 is not adapted: its client converts itself to an interface
 // in s3.New, for S3 Express sessions.)
 
+// WrapRetryer wraps the retryer a client resolved (from the configuration:
+// retry mode, profile, defaults mode) with its maximum attempts (0: the
+// retryer's own); nil leaves it.
+type WrapRetryer func(r aws.Retryer, maxAttempts int) aws.Retryer
+
 // NewClients builds the SDK clients from cfg. Neither makes a request until
 // used.
-func NewClients(cfg aws.Config) Clients {
+func NewClients(cfg aws.Config, wrap WrapRetryer) Clients {
 	cf := cloudfront.NewFromConfig(cfg, func(o *cloudfront.Options) {
 		// CloudFront is global: its API answers in us-east-1 whatever the
 		// configured region (the China partition keeps its own).
 		if !strings.HasPrefix(o.Region, "cn-") {
 			o.Region = "us-east-1"
 		}
+		if wrap != nil {
+			o.Retryer = wrap(o.Retryer, o.RetryMaxAttempts)
+		}
 	})
-	return Clients{CloudFront: CloudFrontClient(cf), KVS: KVSClient(kvs.NewFromConfig(cfg))}
+	store := kvs.NewFromConfig(cfg, func(o *kvs.Options) {
+		if wrap != nil {
+			o.Retryer = wrap(o.Retryer, o.RetryMaxAttempts)
+		}
+	})
+	return Clients{CloudFront: CloudFrontClient(cf), KVS: KVSClient(store)}
 }
 
 // NewStacksClient builds the CloudFormation client publish --stack reads
 // outputs with.
-func NewStacksClient(cfg aws.Config) StacksAPI {
-	return StacksClient(cloudformation.NewFromConfig(cfg))
+func NewStacksClient(cfg aws.Config, wrap WrapRetryer) StacksAPI {
+	return StacksClient(cloudformation.NewFromConfig(cfg, func(o *cloudformation.Options) {
+		if wrap != nil {
+			o.Retryer = wrap(o.Retryer, o.RetryMaxAttempts)
+		}
+	}))
 }
 
 type cfOpts = func(*cloudfront.Options)

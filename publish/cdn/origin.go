@@ -257,29 +257,28 @@ func pathPattern(p string) *regexp.Regexp {
 	return regexp.MustCompile("^" + q + "$")
 }
 
-// dropStaleAPI removes what an earlier one-origin bake had studiobake add
-// and this bake no longer needs: cache behaviours to the API origin other
-// than keep (the current API pattern; "" when the bake is not one-origin,
-// so that a distribution does not go on forwarding an API its page no
-// longer calls), then the origin itself once nothing routes to it.
-func dropStaleAPI(cfg *types.DistributionConfig, keep string) []string {
+// dropStaleAPI removes what the site's previous, one-origin release had
+// studiobake add and this bake no longer needs: the cache behaviour that
+// forwarded pattern to the API origin and, when dropOrigin (the bake
+// forwards no API), the origin itself, unless something else still routes
+// to it (another behaviour, such as another site's on the same
+// distribution, or an origin group). The distribution would otherwise go
+// on forwarding an API the page no longer calls.
+func dropStaleAPI(cfg *types.DistributionConfig, pattern string, dropOrigin bool) []string {
 	var changes []string
 	if cfg.CacheBehaviors != nil {
 		var items []types.CacheBehavior
 		for _, cb := range cfg.CacheBehaviors.Items {
-			if p := aws.ToString(cb.PathPattern); aws.ToString(cb.TargetOriginId) == APIOriginID && p != keep {
-				changes = append(changes, "remove cache behaviour "+p+": to origin "+APIOriginID+", which this bake does not forward "+p+" to")
+			if aws.ToString(cb.PathPattern) == pattern && aws.ToString(cb.TargetOriginId) == APIOriginID {
+				changes = append(changes, "remove cache behaviour "+pattern+": to origin "+APIOriginID+", which this bake does not forward "+pattern+" to")
 				continue
 			}
 			items = append(items, cb)
 		}
 		cfg.CacheBehaviors.Items, cfg.CacheBehaviors.Quantity = items, aws.Int32(int32(len(items)))
 	}
-	if keep != "" || cfg.Origins == nil {
+	if !dropOrigin || cfg.Origins == nil || routesToAPIOrigin(cfg) {
 		return changes
-	}
-	if d := cfg.DefaultCacheBehavior; d != nil && aws.ToString(d.TargetOriginId) == APIOriginID {
-		return changes // the user routed the default behaviour there: theirs now
 	}
 	i := slices.IndexFunc(cfg.Origins.Items, func(o types.Origin) bool { return aws.ToString(o.Id) == APIOriginID })
 	if i >= 0 {
@@ -288,4 +287,32 @@ func dropStaleAPI(cfg *types.DistributionConfig, keep string) []string {
 		cfg.Origins.Quantity = aws.Int32(int32(len(cfg.Origins.Items)))
 	}
 	return changes
+}
+
+// routesToAPIOrigin says whether a cache behaviour or an origin group still
+// uses the API origin.
+func routesToAPIOrigin(cfg *types.DistributionConfig) bool {
+	if d := cfg.DefaultCacheBehavior; d != nil && aws.ToString(d.TargetOriginId) == APIOriginID {
+		return true
+	}
+	if cfg.CacheBehaviors != nil {
+		for _, cb := range cfg.CacheBehaviors.Items {
+			if aws.ToString(cb.TargetOriginId) == APIOriginID {
+				return true
+			}
+		}
+	}
+	if cfg.OriginGroups != nil {
+		for _, g := range cfg.OriginGroups.Items {
+			if g.Members == nil {
+				continue
+			}
+			for _, m := range g.Members.Items {
+				if aws.ToString(m.OriginId) == APIOriginID {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

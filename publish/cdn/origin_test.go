@@ -31,6 +31,19 @@ func oneOrigin(code, upstream string) Options {
 	return o
 }
 
+// setConfig writes cfg to the fake through the SDK, as another tool would.
+func setConfig(t *testing.T, c Clients, cfg *types.DistributionConfig) {
+	t.Helper()
+	id := aws.String(cdntest.DistributionID)
+	got, err := c.CloudFront.GetDistributionConfig(context.Background(), &cloudfront.GetDistributionConfigInput{Id: id})
+	if err == nil {
+		_, err = c.CloudFront.UpdateDistribution(context.Background(), &cloudfront.UpdateDistributionInput{Id: id, IfMatch: got.ETag, DistributionConfig: cfg})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func viewerRequest(fa *types.FunctionAssociations) string {
 	if fa == nil {
 		return ""
@@ -103,7 +116,7 @@ func TestOneOriginDistribution(t *testing.T) {
 
 	// A new prefix moves the API: the old behaviour goes, the origin stays.
 	moved := oneOrigin(gateV1, "http://mastra.internal.acme.com:8080")
-	moved.API.Prefix = "/v2/api"
+	moved.API.Prefix, moved.StaleAPIPrefix = "/v2/api", "/api"
 	r = deploy(t, c, moved)
 	if got := behaviourPatterns(distConfig(t, c)); !slices.Equal(got, []string{"v2/api/*", "agents/*"}) ||
 		!slices.ContainsFunc(r.DistributionChanges, func(s string) bool { return strings.HasPrefix(s, "remove cache behaviour api/*") }) {
@@ -113,7 +126,7 @@ func TestOneOriginDistribution(t *testing.T) {
 	// A bake that no longer forwards its API takes back what the one-origin
 	// bakes added: first in a dry run, which writes nothing.
 	direct := opts(gateV1)
-	direct.DryRun = true
+	direct.StaleAPIPrefix, direct.DryRun = "/v2/api", true
 	out.Reset()
 	if _, err := Run(context.Background(), c, direct, &out); err != nil {
 		t.Fatal(err)
@@ -134,6 +147,47 @@ func TestOneOriginDistribution(t *testing.T) {
 	}
 	if r := deploy(t, c, direct); r.Associated {
 		t.Errorf("a second direct deploy changed %q", r.DistributionChanges)
+	}
+}
+
+// Only the site's own stale API behaviour goes: another site's behaviour to
+// the same origin (a second base path on the distribution) keeps it and the
+// origin, and an origin group naming the origin keeps the origin.
+func TestStaleAPIKeepsWhatOthersUse(t *testing.T) {
+	_, c := newFake(t)
+	deploy(t, c, oneOrigin(gateV1, "https://mastra.internal.acme.com"))
+	other := oneOrigin(gateV1, "https://mastra.internal.acme.com")
+	other.API.Prefix, other.BasePath, other.Prefix = "/staging/api", "/staging", "staging/"
+	cfg := distConfig(t, c)
+	if c := ensureAPIBehavior(cfg, apiPattern(other.API.Prefix)); len(c) != 1 {
+		t.Fatalf("adding the other site's behaviour: %q", c)
+	}
+	setConfig(t, c, cfg)
+
+	direct := opts(gateV1)
+	direct.StaleAPIPrefix = "/api"
+	r := deploy(t, c, direct)
+	cfg = distConfig(t, c)
+	if got := behaviourPatterns(cfg); !slices.Equal(got, []string{"staging/api/*", "agents/*"}) || len(cfg.Origins.Items) != 2 ||
+		slices.ContainsFunc(r.DistributionChanges, func(s string) bool { return strings.HasPrefix(s, "remove origin") }) {
+		t.Errorf("behaviours %v, %d origins, changes %q: want the other site's behaviour and the origin kept", got, len(cfg.Origins.Items), r.DistributionChanges)
+	}
+
+	// Without the other behaviour, an origin group still holds the origin.
+	cfg.CacheBehaviors.Items = slices.DeleteFunc(cfg.CacheBehaviors.Items, func(cb types.CacheBehavior) bool {
+		return aws.ToString(cb.PathPattern) == "staging/api/*"
+	})
+	cfg.CacheBehaviors.Quantity = aws.Int32(int32(len(cfg.CacheBehaviors.Items)))
+	cfg.OriginGroups = &types.OriginGroups{Quantity: aws.Int32(1), Items: []types.OriginGroup{{Id: aws.String("failover"),
+		FailoverCriteria: &types.OriginGroupFailoverCriteria{StatusCodes: &types.StatusCodes{Quantity: aws.Int32(1), Items: []int32{503}}},
+		Members: &types.OriginGroupMembers{Quantity: aws.Int32(2), Items: []types.OriginGroupMember{
+			{OriginId: aws.String("s3")}, {OriginId: aws.String(APIOriginID)}}}}}}
+	if changes := dropStaleAPI(cfg, "api/*", true); len(changes) != 0 || len(cfg.Origins.Items) != 2 {
+		t.Errorf("changes %q, %d origins: an origin group names the API origin", changes, len(cfg.Origins.Items))
+	}
+	cfg.OriginGroups = nil
+	if changes := dropStaleAPI(cfg, "api/*", true); len(changes) != 1 || len(cfg.Origins.Items) != 1 {
+		t.Errorf("changes %q, %d origins: nothing routes to the API origin any more", changes, len(cfg.Origins.Items))
 	}
 }
 

@@ -55,7 +55,7 @@ func ReadStack(ctx context.Context, api StacksAPI, name string) (StackTarget, er
 	}
 	s := out.Stacks[0]
 	if !usableStatus[s.StackStatus] {
-		return StackTarget{}, fmt.Errorf("--stack %q is %s: publish needs a stack whose deploy has completed", name, s.StackStatus)
+		return StackTarget{}, fmt.Errorf("--stack %q is %s: studiobake needs a stack whose deploy has completed", name, s.StackStatus)
 	}
 	got := map[string]string{}
 	for _, o := range s.Outputs {
@@ -68,8 +68,8 @@ func ReadStack(ctx context.Context, api StacksAPI, name string) (StackTarget, er
 		}
 	}
 	if len(missing) > 0 {
-		return StackTarget{}, fmt.Errorf("--stack %q has no output %s, which publish needs: deploy studiobake's %s as that stack "+
-			"(or give --bucket and --distribution-id instead of --stack)", name, strings.Join(missing, ", "), StackFile)
+		return StackTarget{}, fmt.Errorf("--stack %q has no output %s, which studiobake needs: deploy studiobake's %s as that stack "+
+			"(or give --bucket, and --distribution-id where the command takes one, instead of --stack)", name, strings.Join(missing, ", "), StackFile)
 	}
 	return StackTarget{Bucket: got[OutputBucket], Prefix: got[OutputPrefix], DistributionID: got[OutputDistributionID],
 		StudioURL: got[OutputStudioURL], KVSARN: got[OutputKVSARN]}, nil

@@ -39,7 +39,7 @@ func TestReadStack(t *testing.T) {
 		"missing":     `--stack "missing": no such stack`,
 		"creating":    `--stack "creating" is CREATE_IN_PROGRESS`,
 		"rolled-back": "is ROLLBACK_COMPLETE",
-		"other":       `--stack "other" has no output Prefix, DistributionId, which publish needs`,
+		"other":       `--stack "other" has no output Prefix, DistributionId, which studiobake needs`,
 	} {
 		_, err := ReadStack(context.Background(), api, name)
 		if err == nil || !strings.Contains(err.Error(), want) {
