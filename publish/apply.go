@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -315,10 +316,21 @@ func (r *runner) deployGate(ctx context.Context, st *state) error {
 		return nil
 	}
 	g := *r.gate
-	// What the release live before this one had the distribution forward:
-	// its API behaviour goes when this bake forwards another prefix or none.
-	if prev := st.before.rec; prev != nil && prev.Manifest != nil && prev.Manifest.API.OneOrigin() {
-		g.StaleAPIPrefix = prev.Manifest.API.Prefix
+	if g.Associate {
+		// What the site's releases had the distribution forward: an API
+		// behaviour this bake does not need goes. Every record counts, not
+		// only the live one: that may be a rollback (which never changes
+		// the distribution) or this very release, when a run that stopped
+		// before its gate deploy is run again.
+		recs, err := r.allRecords(ctx, st.listing)
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			if m := rec.Manifest; m != nil && m.API.OneOrigin() && !slices.Contains(g.StaleAPIPrefixes, m.API.Prefix) {
+				g.StaleAPIPrefixes = append(g.StaleAPIPrefixes, m.API.Prefix)
+			}
+		}
 	}
 	res, err := cdn.Run(ctx, r.cdn, g, r.o.Stderr)
 	if err != nil {

@@ -12,9 +12,11 @@ type target struct {
 	files    []LocalFile
 	manifest *build.Manifest
 	// For a rollback: the release restored (to) and its origin (rollbackOf,
-	// the original release when to is itself a rollback), and the digest of
-	// the restored file set.
-	to, rollbackOf, digest string
+	// the original release when to is itself a rollback).
+	to, rollbackOf string
+	// digests are the file sets the new release stands for besides its own
+	// (a rollback's: see rollbackTo), which take no retention slot.
+	digests []string
 }
 
 // view is what a run has read of the prefix.
@@ -155,6 +157,7 @@ func (r *runner) prepare(ctx context.Context, v *view, lv liveView, t target) (*
 func (r *runner) newState(ctx context.Context, v *view, lv liveView, t target) (*state, error) {
 	fs := fileStates(t.files)
 	digest := digestOf(fs)
+	own := append([]string{digest}, t.digests...) // file sets that take no retention slot
 	st := &state{listing: v.l, files: map[string]*LocalFile{}, objects: map[string]ObjectState{},
 		before: lv, active: v.active, gone: v.gone}
 	for i := range t.files {
@@ -178,12 +181,12 @@ func (r *runner) newState(ctx context.Context, v *view, lv liveView, t target) (
 			}
 		}
 		c := *rec
-		c.Retained = trimRetained(rec.Retained, keepOld, digest, t.digest)
+		c.Retained = trimRetained(rec.Retained, keepOld, own...)
 		st.rec, st.complete, st.stored, st.live = &c, rec.Complete, rec, true
 	case newest != nil && newest.ID != lv.id && !lv.wasLive(newest.ID) && newest.Digest == digest &&
 		(newest.RollbackOf != "") == (t.rollbackOf != ""):
 		c := *newest
-		c.Retained = trimRetained(lv.chain, keepOld, digest, t.digest)
+		c.Retained = trimRetained(lv.chain, keepOld, own...)
 		st.rec, st.stored = &c, newest
 	default:
 		last := ""
@@ -193,7 +196,7 @@ func (r *runner) newState(ctx context.Context, v *view, lv liveView, t target) (
 		st.rec = &Release{Schema: recordSchema, ID: newReleaseID(r.o.now(), last), Time: r.o.now().UTC(),
 			Studiobake: r.o.Version, Studio: t.manifest.Studio.Version, Commit: r.o.Commit,
 			RollbackOf: t.rollbackOf, Target: t.to, Digest: digest, Page: pageOf(fs), Files: fs,
-			Entries: entries(t.files), Manifest: t.manifest, Retained: trimRetained(retentionChain(v, lv), keepOld, digest, t.digest)}
+			Entries: entries(t.files), Manifest: t.manifest, Retained: trimRetained(retentionChain(v, lv), keepOld, own...)}
 		st.fresh = true
 	}
 	st.rec.Schema, st.rec.Run = recordSchema, r.claim.body.Run

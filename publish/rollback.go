@@ -229,7 +229,7 @@ func Rollback(ctx context.Context, o Options) (*Report, error) {
 			told = t.to
 			r.rep.linef("rolling back to release %s", t.to)
 		}
-		if t.files, err = encodeStaleVariants(t.files, v.l.objects); err != nil {
+		if t.files, err = encodeStaleVariants(t.files, v.l.objects, recs); err != nil {
 			return nil, err
 		}
 		r.claim.body.Digest = digestOf(fileStates(t.files))
@@ -252,7 +252,7 @@ func rollbackTarget(recs []*Release, lv liveView, claims map[string]RemoteObject
 	_, killed := claims[n.Run]
 	unfinished := !(n.ID == lv.id && n.Complete) || killed && n.Run != ""
 	if n.RollbackOf != "" && unfinished && (to == "" || strings.HasPrefix(n.Target, to)) {
-		return rollbackTo(n, orElse(n.Target, n.RollbackOf), n.RollbackOf), nil
+		return rollbackTo(recs, n, orElse(n.Target, n.RollbackOf), n.RollbackOf), nil
 	}
 	var rec *Release
 	var err error
@@ -264,15 +264,25 @@ func rollbackTarget(recs []*Release, lv liveView, claims map[string]RemoteObject
 	if err != nil {
 		return target{}, err
 	}
-	return rollbackTo(rec, rec.ID, orElse(rec.RollbackOf, rec.ID)), nil
+	return rollbackTo(recs, rec, rec.ID, orElse(rec.RollbackOf, rec.ID)), nil
 }
 
-func rollbackTo(files *Release, to, origin string) target {
+// rollbackTo makes the target from the record whose files it restores.
+// Its digests are those of that record and of the releases it stands for
+// (to, and the original release), which take no retention slot beside
+// it: they differ when a rollback added variants.
+func rollbackTo(recs []*Release, files *Release, to, origin string) target {
 	m := files.Manifest
 	if m == nil {
 		m = &build.Manifest{}
 	}
-	return target{files: filesOf(files), manifest: m, to: to, rollbackOf: origin, digest: files.Digest}
+	t := target{files: filesOf(files), manifest: m, to: to, rollbackOf: origin, digests: []string{files.Digest}}
+	for _, rec := range recs {
+		if rec.ID == to || rec.ID == origin {
+			t.digests = append(t.digests, rec.Digest)
+		}
+	}
+	return t
 }
 
 func orElse(s, other string) string {
@@ -320,18 +330,24 @@ func previousRelease(recs []*Release, lv liveView) (*Release, error) {
 }
 
 // encodeStaleVariants adds precompressed variants of the restored unhashed
-// files where the bucket holds variants studiobake uploaded and the target
-// release has none of (an object it did not upload stays a conflict): a
+// files where the bucket holds variants the target release has none of,
+// uploaded by studiobake or at a path a release of it had (so that one
+// replaced by hand is reported as a conflict, not served on): a
 // rollback to a bake made without them (--precompress off, or before
 // precompression) over one made with them. Left in place, the newer
 // FILE.br and FILE.gz would go on being served, since the deployed gate
 // sends viewers to them: the rollback would restore the page for no one
 // whose browser accepts brotli or gzip. The variants encode the restored
 // content at the best level; the rollback's record keeps them.
-func encodeStaleVariants(files []LocalFile, objects map[string]RemoteObject) ([]LocalFile, error) {
-	have := map[string]bool{}
+func encodeStaleVariants(files []LocalFile, objects map[string]RemoteObject, recs []*Release) ([]LocalFile, error) {
+	have, released := map[string]bool{}, map[string]bool{}
 	for _, f := range files {
 		have[f.Path] = true
+	}
+	for _, rec := range recs {
+		for _, f := range rec.Files {
+			released[f.Path] = true
+		}
 	}
 	out := append([]LocalFile(nil), files...)
 	for _, f := range files {
@@ -340,7 +356,7 @@ func encodeStaleVariants(files []LocalFile, objects map[string]RemoteObject) ([]
 		}
 		for _, enc := range build.Encodings {
 			p := f.Path + enc.Ext
-			if o, stale := objects[p]; !stale || !o.Owned || have[p] {
+			if o, stale := objects[p]; !stale || !(o.Owned || released[p]) || have[p] {
 				continue
 			}
 			b, err := build.Encode(enc.Name, f.data)

@@ -501,9 +501,49 @@ func TestStaleAPIRemovedOnPublish(t *testing.T) {
 	}
 	direct := testBake{basePath: "/agents", version: "2", gate: true}
 	mustPublish(t, store, direct.write(t), withCDN(store, f, false), gate)
-	if strings.Contains(f.DistributionXML(), "api/*") || strings.Contains(f.DistributionXML(), "studiobake-api") {
-		t.Errorf("the direct publish left the API behaviour or origin:\n%s", f.DistributionXML())
+	apiLeft := func(when string) {
+		t.Helper()
+		if strings.Contains(f.DistributionXML(), "api/*") || strings.Contains(f.DistributionXML(), "studiobake-api") {
+			t.Errorf("%s left the API behaviour or origin:\n%s", when, f.DistributionXML())
+		}
 	}
+	apiLeft("the direct publish")
+
+	// The live release may be a rollback, which never changes the
+	// distribution: one-origin again, back to the direct bake, then a
+	// direct publish.
+	one.version = "3"
+	mustPublish(t, store, one.write(t), withCDN(store, f, false), gate)
+	if _, err := Rollback(context.Background(), Options{Bucket: "studio", Prefix: "agents/", clients: &testClients{store: store}}); err != nil {
+		t.Fatal(err)
+	}
+	direct.version = "4"
+	mustPublish(t, store, direct.write(t), withCDN(store, f, false), gate)
+	apiLeft("a direct publish over a rollback")
+
+	// A publish that stops after its page went live, before its gate
+	// deploy, is finished by the same command, which is then the live
+	// release itself.
+	one.version = "5"
+	mustPublish(t, store, one.write(t), withCDN(store, f, false), gate)
+	direct.version = "6"
+	dir := direct.write(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	store.afterPut = func(key string) {
+		if key == "agents/index.html" {
+			cancel()
+		}
+	}
+	o := Options{Bucket: "site", Dir: dir, Version: "test", clients: &testClients{store: store}}
+	for _, m := range []func(*Options){withCDN(store, f, false), gate} {
+		m(&o)
+	}
+	if _, err := Run(ctx, o); err == nil {
+		t.Fatal("the publish did not stop after its page")
+	}
+	store.afterPut = nil
+	mustPublish(t, store, dir, withCDN(store, f, false), gate)
+	apiLeft("the re-run of a publish stopped before its gate deploy")
 }
 
 // TestGateRefusedBeforeUpload: a distribution the gate cannot cover stops

@@ -138,6 +138,23 @@ func TestRollbackOverVariants(t *testing.T) {
 		t.Fatal("the second bake published no index.html.br")
 	}
 
+	// A variant replaced by hand is a conflict, not something to serve on.
+	hand := store.get("agents/index.html.br")
+	store.objects["agents/index.html.br"] = &fakeObject{data: []byte("by hand"), ct: "text/html", etag: "hand", modified: hand.modified}
+	_, err := Rollback(context.Background(), Options{Bucket: "site", Prefix: "agents/", clients: &testClients{store: store}})
+	if err == nil || !strings.Contains(err.Error(), "did not upload would be overwritten (index.html.br)") {
+		t.Fatalf("rollback over a variant replaced by hand: err = %v", err)
+	}
+	store.objects["agents/index.html.br"] = hand
+
+	// The first attempt stops before its page goes live (its record, with
+	// the variants, is written); the same command finishes it, keeping the
+	// same releases as a rollback that never stopped.
+	store.failOn = func(op string) bool { return op == "put agents/index.html" }
+	if _, err := Rollback(context.Background(), Options{Bucket: "site", Prefix: "agents/", clients: &testClients{store: store}}); err == nil {
+		t.Fatal("the rollback did not stop at its page")
+	}
+	store.failOn = nil
 	if _, err := Rollback(context.Background(), Options{Bucket: "site", Prefix: "agents/", clients: &testClients{store: store}}); err != nil {
 		t.Fatal(err)
 	}
@@ -178,6 +195,11 @@ func TestRollbackOverVariants(t *testing.T) {
 		if _, err := Rollback(context.Background(), Options{Bucket: "site", Prefix: "agents/", To: id, clients: &testClients{store: store}}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// Going to the live rollback again changes nothing and keeps them all.
+	rollbackTo(rels.Releases[0].ID)
+	if again, err := Releases(context.Background(), Options{Bucket: "site", Prefix: "agents/", clients: &testClients{store: store}}); err != nil || len(again.Releases) != 4 {
+		t.Fatalf("releases after a rollback to the live rollback: %v, %d; want all four kept", err, len(again.Releases))
 	}
 	rollbackTo(rels.Releases[1].ID)
 	_, secondPage := bake(build.PrecompressBest, "release two")

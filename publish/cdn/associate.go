@@ -129,8 +129,14 @@ func planDistribution(cfg *types.DistributionConfig, o Options, arn, policyID st
 		}
 		plan.changes = append(plan.changes, c...)
 	}
-	if o.StaleAPIPrefix != "" && (!oneOrigin || o.StaleAPIPrefix != o.API.Prefix) {
-		plan.changes = append(plan.changes, dropStaleAPI(cfg, apiPattern(o.StaleAPIPrefix), !oneOrigin)...)
+	var stale []string
+	for _, p := range o.StaleAPIPrefixes {
+		if !oneOrigin || p != o.API.Prefix {
+			stale = append(stale, apiPattern(p))
+		}
+	}
+	if len(stale) > 0 {
+		plan.changes = append(plan.changes, dropStaleAPI(cfg, stale, !oneOrigin)...)
 	}
 	all := behaviors(cfg) // after ensureAPI: it may add a behaviour
 	main, err := mainBehavior(all, o.CacheBehavior, o.BasePath)

@@ -62,11 +62,11 @@ type Options struct {
 	// With Associate, a one-origin bake also gets the distribution's API
 	// origin and a cache behaviour that forwards API.Prefix to it.
 	API build.API
-	// StaleAPIPrefix is the API prefix the site's previous release had the
-	// distribution forward (one-origin), when this bake forwards another or
-	// none: with Associate its cache behaviour is removed, and the API
-	// origin too once nothing routes to it.
-	StaleAPIPrefix string
+	// StaleAPIPrefixes are the API prefixes the site's earlier releases had
+	// the distribution forward (one-origin bakes). With Associate, the cache
+	// behaviour of each one this bake does not forward is removed, and when
+	// it forwards none, the API origin too once nothing routes to it.
+	StaleAPIPrefixes []string
 	// DryRun reads everything and reports what would change, writing
 	// nothing (no key, function or distribution is touched).
 	DryRun bool

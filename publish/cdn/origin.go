@@ -257,20 +257,20 @@ func pathPattern(p string) *regexp.Regexp {
 	return regexp.MustCompile("^" + q + "$")
 }
 
-// dropStaleAPI removes what the site's previous, one-origin release had
-// studiobake add and this bake no longer needs: the cache behaviour that
-// forwarded pattern to the API origin and, when dropOrigin (the bake
+// dropStaleAPI removes what the site's earlier, one-origin releases had
+// studiobake add and this bake no longer needs: the cache behaviours that
+// forwarded patterns to the API origin and, when dropOrigin (the bake
 // forwards no API), the origin itself, unless something else still routes
 // to it (another behaviour, such as another site's on the same
 // distribution, or an origin group). The distribution would otherwise go
 // on forwarding an API the page no longer calls.
-func dropStaleAPI(cfg *types.DistributionConfig, pattern string, dropOrigin bool) []string {
+func dropStaleAPI(cfg *types.DistributionConfig, patterns []string, dropOrigin bool) []string {
 	var changes []string
 	if cfg.CacheBehaviors != nil {
 		var items []types.CacheBehavior
 		for _, cb := range cfg.CacheBehaviors.Items {
-			if aws.ToString(cb.PathPattern) == pattern && aws.ToString(cb.TargetOriginId) == APIOriginID {
-				changes = append(changes, "remove cache behaviour "+pattern+": to origin "+APIOriginID+", which this bake does not forward "+pattern+" to")
+			if p := aws.ToString(cb.PathPattern); slices.Contains(patterns, p) && aws.ToString(cb.TargetOriginId) == APIOriginID {
+				changes = append(changes, "remove cache behaviour "+p+": to origin "+APIOriginID+", which this bake does not forward "+p+" to")
 				continue
 			}
 			items = append(items, cb)

@@ -116,7 +116,7 @@ func TestOneOriginDistribution(t *testing.T) {
 
 	// A new prefix moves the API: the old behaviour goes, the origin stays.
 	moved := oneOrigin(gateV1, "http://mastra.internal.acme.com:8080")
-	moved.API.Prefix, moved.StaleAPIPrefix = "/v2/api", "/api"
+	moved.API.Prefix, moved.StaleAPIPrefixes = "/v2/api", []string{"/api"}
 	r = deploy(t, c, moved)
 	if got := behaviourPatterns(distConfig(t, c)); !slices.Equal(got, []string{"v2/api/*", "agents/*"}) ||
 		!slices.ContainsFunc(r.DistributionChanges, func(s string) bool { return strings.HasPrefix(s, "remove cache behaviour api/*") }) {
@@ -126,7 +126,7 @@ func TestOneOriginDistribution(t *testing.T) {
 	// A bake that no longer forwards its API takes back what the one-origin
 	// bakes added: first in a dry run, which writes nothing.
 	direct := opts(gateV1)
-	direct.StaleAPIPrefix, direct.DryRun = "/v2/api", true
+	direct.StaleAPIPrefixes, direct.DryRun = []string{"/api", "/v2/api"}, true
 	out.Reset()
 	if _, err := Run(context.Background(), c, direct, &out); err != nil {
 		t.Fatal(err)
@@ -165,7 +165,7 @@ func TestStaleAPIKeepsWhatOthersUse(t *testing.T) {
 	setConfig(t, c, cfg)
 
 	direct := opts(gateV1)
-	direct.StaleAPIPrefix = "/api"
+	direct.StaleAPIPrefixes = []string{"/api"}
 	r := deploy(t, c, direct)
 	cfg = distConfig(t, c)
 	if got := behaviourPatterns(cfg); !slices.Equal(got, []string{"staging/api/*", "agents/*"}) || len(cfg.Origins.Items) != 2 ||
@@ -182,11 +182,11 @@ func TestStaleAPIKeepsWhatOthersUse(t *testing.T) {
 		FailoverCriteria: &types.OriginGroupFailoverCriteria{StatusCodes: &types.StatusCodes{Quantity: aws.Int32(1), Items: []int32{503}}},
 		Members: &types.OriginGroupMembers{Quantity: aws.Int32(2), Items: []types.OriginGroupMember{
 			{OriginId: aws.String("s3")}, {OriginId: aws.String(APIOriginID)}}}}}}
-	if changes := dropStaleAPI(cfg, "api/*", true); len(changes) != 0 || len(cfg.Origins.Items) != 2 {
+	if changes := dropStaleAPI(cfg, []string{"api/*"}, true); len(changes) != 0 || len(cfg.Origins.Items) != 2 {
 		t.Errorf("changes %q, %d origins: an origin group names the API origin", changes, len(cfg.Origins.Items))
 	}
 	cfg.OriginGroups = nil
-	if changes := dropStaleAPI(cfg, "api/*", true); len(changes) != 1 || len(cfg.Origins.Items) != 1 {
+	if changes := dropStaleAPI(cfg, []string{"api/*"}, true); len(changes) != 1 || len(cfg.Origins.Items) != 1 {
 		t.Errorf("changes %q, %d origins: nothing routes to the API origin any more", changes, len(cfg.Origins.Items))
 	}
 }
