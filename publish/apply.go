@@ -29,6 +29,7 @@ type state struct {
 	before   liveView               // what was live when the run planned
 	active   []claimBody            // other runs in flight
 	gone     []string               // claims of runs that are gone
+	stale    bool                   // the listing predates a listed run's end: plan again
 	expired  []string               // release records beyond retention, and attempts that never went live
 	objects  map[string]ObjectState // studiobake's objects, kept current while applying
 	// stored is the record as the store holds it (nil before it is written):

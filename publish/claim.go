@@ -101,6 +101,7 @@ type sighting struct {
 	etag  string
 	since time.Time
 	body  *claimBody
+	gone  bool // judged gone (reported once as stale, see others)
 }
 
 func newClaim(store objectStore, count *int64, bucket, prefix string, lease time.Duration, rep *reporter) *claim {
@@ -315,8 +316,12 @@ func (c *claim) read(ctx context.Context, run string) (*claimBody, RemoteObject,
 
 // others sorts the other claims listed into runs in flight and runs gone:
 // a claim is gone when its process is known to be gone, or when this run
-// has seen it unchanged for a lease.
-func (c *claim) others(ctx context.Context, l *listing) (active []claimBody, gone []string, err error) {
+// has seen it unchanged for a lease. stale says that l may not show what a
+// listed run did: its claim was removed after the listing (the run
+// finished), or it is judged gone for the first time, after the listing
+// was taken. A plan made from l must then be made again from a new one,
+// or it would miss that run's last changes (the assets it deleted).
+func (c *claim) others(ctx context.Context, l *listing) (active []claimBody, gone []string, stale bool, err error) {
 	now := time.Now()
 	for run, o := range l.claims {
 		if run == c.body.Run {
@@ -326,21 +331,24 @@ func (c *claim) others(ctx context.Context, l *listing) (active []claimBody, gon
 		if s == nil || s.etag != o.ETag {
 			body, _, err := c.read(ctx, run)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, false, err
 			}
 			if body == nil {
-				continue // removed since the listing
+				stale = true // removed since the listing
+				continue
 			}
 			s = &sighting{etag: o.ETag, since: now, body: body}
 			c.seen[run] = s
 		}
 		if s.body.processGone() || now.Sub(s.since) >= c.lease {
+			stale = stale || !s.gone
+			s.gone = true
 			gone = append(gone, c.prefix+o.Path)
 			continue
 		}
 		active = append(active, *s.body)
 	}
-	return active, gone, nil
+	return active, gone, stale, nil
 }
 
 // processGone reports a claim whose process is known to have ended: it ran

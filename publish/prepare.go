@@ -25,6 +25,9 @@ type view struct {
 	newest *Release
 	active []claimBody // other runs in flight
 	gone   []string    // keys of claims whose runs are gone
+	// stale: a run in the listing ended after it was taken (see
+	// claim.others); plan again from a new listing.
+	stale bool
 }
 
 type cachedRecord struct {
@@ -45,7 +48,7 @@ func (r *runner) look(ctx context.Context, local map[string]bool) (*view, error)
 			return nil, err
 		}
 	}
-	if v.active, v.gone, err = r.claim.others(ctx, l); err != nil {
+	if v.active, v.gone, v.stale, err = r.claim.others(ctx, l); err != nil {
 		return nil, err
 	}
 	skipped, err := r.sess.inventory(ctx, l, v.newest, local)
@@ -159,7 +162,7 @@ func (r *runner) newState(ctx context.Context, v *view, lv liveView, t target) (
 	digest := digestOf(fs)
 	own := append([]string{digest}, t.digests...) // file sets that take no retention slot
 	st := &state{listing: v.l, files: map[string]*LocalFile{}, objects: map[string]ObjectState{},
-		before: lv, active: v.active, gone: v.gone}
+		before: lv, active: v.active, gone: v.gone, stale: v.stale}
 	for i := range t.files {
 		st.files[t.files[i].Path] = &t.files[i]
 	}

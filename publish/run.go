@@ -203,6 +203,9 @@ func (r *runner) settle(ctx context.Context, plan func(context.Context) (*state,
 		if err != nil {
 			return nil, err
 		}
+		if st.stale {
+			continue // a run that ended after the listing: look again first
+		}
 		if err := r.check(st); err != nil {
 			return st, err
 		}

@@ -451,6 +451,37 @@ func TestClaimOfAGoneProcessIsTakenOver(t *testing.T) {
 	}
 }
 
+// A listing can predate the end of a run it shows: its claim removed
+// before this run reads it, or its process found gone only now. A plan
+// from that listing would miss the run's last changes (it may have
+// deleted assets the plan counts on), so the listing is stale, once.
+func TestClaimEndedAfterTheListing(t *testing.T) {
+	store := newFakeStore()
+	var n int64
+	c := newClaim(store, &n, "site", "", time.Minute, newReporter(&Options{Stdout: io.Discard, Stderr: io.Discard}))
+	removed := "20260101T000000.000Z-0001"
+	l := &listing{claims: map[string]RemoteObject{removed: {Path: runsDir + removed + ".json", ETag: "c1"}}}
+	if active, _, stale, err := c.others(context.Background(), l); err != nil || len(active) != 0 || !stale {
+		t.Errorf("a claim removed after the listing: active %v, stale %v, %v; want stale", active, stale, err)
+	}
+
+	// A run of this process that has released its claim (its object not
+	// yet removed): gone, and the first time it is judged so, stale.
+	finished := claimBody{Run: "20260101T000000.000Z-0002", Op: "publish", Machine: thisMachine(), PID: os.Getpid()}
+	if finished.Machine == "" {
+		t.Skip("no /proc: claims are judged by their lease alone here")
+	}
+	raw, _ := json.Marshal(finished)
+	store.objects[runsDir+finished.Run+".json"] = &fakeObject{data: raw, etag: "c2"}
+	l = &listing{claims: map[string]RemoteObject{finished.Run: {Path: runsDir + finished.Run + ".json", ETag: "c2"}}}
+	for i, want := range []bool{true, false} {
+		active, gone, stale, err := c.others(context.Background(), l)
+		if err != nil || len(active) != 0 || len(gone) != 1 || stale != want {
+			t.Errorf("look %d at a finished run's claim: active %v, gone %v, stale %v, %v; want gone, stale %v", i+1, active, gone, stale, err, want)
+		}
+	}
+}
+
 func claimKeys(store *fakeStore) []string {
 	var out []string
 	for _, k := range store.keys() {
