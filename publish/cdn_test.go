@@ -14,9 +14,15 @@ import (
 // startCloudFront starts the httptest CloudFront.
 func startCloudFront(t *testing.T) *cdntest.CloudFront { return cdntest.New(t) }
 
+// fakeCDN is the SDK's real CloudFront and KeyValueStore clients pointed at
+// the fake, as publish builds them.
+func fakeCDN(f *cdntest.CloudFront) cdn.Clients {
+	return cdn.Clients{CloudFront: cdn.CloudFrontClient(f.Client()), KVS: cdn.KVSClient(f.KVSClient())}
+}
+
 func withCDN(store *fakeStore, f *cdntest.CloudFront, wait bool) func(*Options) {
 	return func(o *Options) {
-		o.clients = &testClients{store: store, cdn: cdn.Clients{CloudFront: cdn.CloudFrontClient(f.Client()), KVS: cdn.KVSClient(f.KVSClient())}}
+		o.clients = &testClients{store: store, cdn: fakeCDN(f)}
 		o.DistributionID, o.Wait = cdntest.DistributionID, wait
 		o.retryBackoff, o.pollInterval = time.Millisecond, time.Millisecond
 	}

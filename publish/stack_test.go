@@ -40,7 +40,7 @@ func stacksWith(t *testing.T, edits map[string]func(out map[string]string)) *cdn
 func withStack(store *fakeStore, f *cdntest.CloudFront, stacks *cdntest.Stacks, name string) func(*Options) {
 	return func(o *Options) {
 		o.Bucket, o.Stack = "", name
-		o.clients = &testClients{store: store, cdn: cdn.Clients{CloudFront: cdn.CloudFrontClient(f.Client()), KVS: cdn.KVSClient(f.KVSClient())}, stacks: cdn.StacksClient(stacks.Client())}
+		o.clients = &testClients{store: store, cdn: fakeCDN(f), stacks: cdn.StacksClient(stacks.Client())}
 	}
 }
 

@@ -104,23 +104,16 @@ func TestS3PublishVariants(t *testing.T) {
 // restores, and keeps them in its record for the next rollback.
 func TestRollbackOverVariants(t *testing.T) {
 	bake := func(precompress build.Precompress, note string) (string, []byte) {
-		tree := filepath.Join(t.TempDir(), "studio")
-		if err := os.CopyFS(tree, os.DirFS(filepath.Join("..", "testdata", "studio", "v1.31"))); err != nil {
-			t.Fatal(err)
-		}
-		page := filepath.Join(tree, "index.html")
-		b, err := os.ReadFile(page)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(page, append(b, "<!-- "+note+" -->\n"...), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		out := filepath.Join(t.TempDir(), "dist")
-		if _, err := build.Run(context.Background(), build.Options{Source: &build.Source{Dir: tree}, Out: out, BasePath: "/agents",
-			Values: map[string]string{"MASTRA_STUDIO_BASE_PATH": "/agents"}, CacheDir: t.TempDir(), Precompress: precompress}); err != nil {
-			t.Fatal(err)
-		}
+		out, _ := buildtest.BakeTreeAt(t, precompress, func(tree string) {
+			page := filepath.Join(tree, "index.html")
+			b, err := os.ReadFile(page)
+			if err == nil {
+				err = os.WriteFile(page, append(b, "<!-- "+note+" -->\n"...), 0o644)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
 		served, err := os.ReadFile(filepath.Join(out, build.SiteDir, "index.html"))
 		if err != nil {
 			t.Fatal(err)

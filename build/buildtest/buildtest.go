@@ -28,6 +28,13 @@ func PrecompressedBake(t testing.TB) (dir string, m *build.Manifest) {
 // first (nil: the tree itself).
 func BakeTree(t testing.TB, edit func(tree string)) (dir string, m *build.Manifest) {
 	t.Helper()
+	return BakeTreeAt(t, build.PrecompressBest, edit)
+}
+
+// BakeTreeAt is BakeTree at the given --precompress level; at off the bake
+// has no variants, at the others it must have some.
+func BakeTreeAt(t testing.TB, precompress build.Precompress, edit func(tree string)) (dir string, m *build.Manifest) {
+	t.Helper()
 	_, here, _, _ := runtime.Caller(0)
 	tree := filepath.Join(filepath.Dir(here), "..", "..", "testdata", "studio", "v1.31")
 	if edit != nil {
@@ -42,12 +49,12 @@ func BakeTree(t testing.TB, edit func(tree string)) (dir string, m *build.Manife
 	r, err := build.Run(context.Background(), build.Options{
 		Source: &build.Source{Dir: tree}, Out: out, BasePath: "/agents",
 		Values:   map[string]string{"MASTRA_STUDIO_BASE_PATH": "/agents"},
-		CacheDir: t.TempDir(),
+		CacheDir: t.TempDir(), Precompress: precompress,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Precompressed.Variants == 0 {
+	if r.Precompressed.Variants == 0 && precompress != build.PrecompressOff {
 		t.Fatal("the test tree has no precompressed variants")
 	}
 	return out, r.Manifest
